@@ -1,0 +1,45 @@
+# vidact — the two commands a fresh machine needs: `make demo` and `make test`.
+# Both create .venv (Python 3.11, torch 2.14.1, torchvision 0.29.1, vidact editable with its dev extras)
+# when it is missing and reuse it while it is current (the stamp is newer than pyproject.toml and this file).
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.vidact-stamp
+PIP    := $(BIN)/python -m pip
+TORCH  := torch==2.14.1 torchvision==0.29.1
+DEMO_OUT ?= demo_out
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test test-slow test-all venv bench lint clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e '.[dev]' $(TORCH) 'numpy<2'
+	# pytorchvideo is a test-only oracle; its declared dependencies pull an old torchvision, so it goes in alone.
+	$(PIP) install -q --no-deps pytorchvideo==0.1.5
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/vidact demo --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" -n $(PYTEST_WORKERS)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+test-all: test test-slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/decode.py
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check vidact tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,1 @@
+"""Training and evaluation: the engine, metrics and multi-view testing."""
