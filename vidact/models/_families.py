@@ -1,3 +1,3 @@
 """Imports every model family so that their builders register. Add a new family here."""
 
-# One line per family file; keep this list sorted.
+from . import c3d, i3d, per_frame, resnet3d, simple3d, slowfast  # noqa: F401

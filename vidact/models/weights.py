@@ -1,0 +1,142 @@
+"""Loading weights safely: untrusted files, foreign layouts, clear errors.
+
+Every checkpoint is read with ``torch.load(..., weights_only=True)`` (no pickled code runs). A file may hold
+a bare state_dict or wrap it (``{"state_dict": ...}``, ``{"model_state": ...}`` as PySlowFast saves,
+``{"model": ...}``, Lightning's ``{"state_dict": {"model.xxx": ...}}``); :func:`extract_state_dict` finds it.
+A converter (a plain function ``dict -> dict``) maps a published layout onto vidact's key names. Any
+mismatch — missing or unexpected keys, wrong shapes — is a :class:`~vidact.errors.CheckpointError` naming the
+file and the first offending keys, never a half-loaded model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+
+__all__ = ["read_checkpoint", "extract_state_dict", "load_weights", "strip_prefix", "sha256_of"]
+
+StateDict = dict[str, torch.Tensor]
+_WRAPPER_KEYS = ("state_dict", "model_state", "model", "module", "net", "weights")
+
+
+def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_checkpoint(path: str | os.PathLike, *, sha256: str | None = None) -> Any:
+    """``torch.load`` a checkpoint file with ``weights_only=True`` onto the CPU.
+
+    Raises:
+        CheckpointError: missing, empty, not a torch file, corrupt, checksum mismatch, or it needs code to load.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise CheckpointError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path}: is a directory, expected a checkpoint file")
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes)")
+    if sha256 is not None and sha256_of(path) != sha256:
+        raise CheckpointError(f"{path}: checksum mismatch (expected sha256 {sha256[:12]}...)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # UnpicklingError, RuntimeError (zip), EOFError, ...
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "weights_only" in str(e) or "Unsupported global" in str(e):
+            msg = "it stores Python objects beyond tensors, which vidact will not unpickle (weights_only=True)"
+        raise CheckpointError(f"{path}: not a readable checkpoint ({msg})") from None
+
+
+def extract_state_dict(obj: Any, *, source: str = "checkpoint") -> StateDict:
+    """Find the tensor dict inside a loaded checkpoint (bare, or under a usual wrapper key)."""
+    cur = obj
+    for _ in range(3):
+        if isinstance(cur, Mapping) and cur and all(isinstance(v, torch.Tensor) for v in cur.values()):
+            return dict(cur)
+        if isinstance(cur, Mapping):
+            inner = next((cur[k] for k in _WRAPPER_KEYS if k in cur and isinstance(cur[k], Mapping)), None)
+            if inner is None:
+                break
+            cur = inner
+        else:
+            break
+    raise CheckpointError(f"{source}: no state_dict of tensors found (top-level keys: {_keys_preview(obj)})")
+
+
+def _keys_preview(obj: Any, n: int = 6) -> str:
+    if isinstance(obj, Mapping):
+        ks = list(obj)[:n]
+        return ", ".join(map(str, ks)) + (" ..." if len(obj) > n else "")
+    return type(obj).__name__
+
+
+def strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> StateDict:
+    """Drop ``prefix`` from every key that has it (``module.`` from DDP, ``model.`` from Lightning)."""
+    return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state.items()}
+
+
+def load_weights(
+    model: nn.Module,
+    weights: str | os.PathLike | Mapping[str, torch.Tensor],
+    *,
+    converter: Callable[[StateDict], StateDict] | None = None,
+    strict: bool = True,
+    ignore: tuple[str, ...] = (),
+    sha256: str | None = None,
+) -> nn.Module:
+    """Load ``weights`` (a file or a state_dict) into ``model``, converting its layout first.
+
+    Args:
+        converter: maps the source key layout onto the model's (e.g. torchvision or PySlowFast names).
+        strict: every model key must be filled and every source key used, with matching shapes.
+        ignore: key prefixes to leave out on both sides (e.g. ``("fc.",)`` to fine-tune a new head).
+
+    Raises:
+        CheckpointError: unreadable file, or keys/shapes that do not match, listing the first few.
+    """
+    source = os.fspath(weights) if isinstance(weights, (str, os.PathLike)) else "state_dict"
+    obj = read_checkpoint(weights, sha256=sha256) if isinstance(weights, (str, os.PathLike)) else weights
+    state = extract_state_dict(obj, source=source)
+    for prefix in ("module.", "_orig_mod."):
+        if all(k.startswith(prefix) for k in state):
+            state = strip_prefix(state, prefix)
+    if converter is not None:
+        try:
+            state = converter(state)
+        except CheckpointError:
+            raise
+        except KeyError as e:
+            raise CheckpointError(f"{source}: not in the expected layout (missing key {e})") from None
+    own = model.state_dict()
+    if ignore:
+        state = {k: v for k, v in state.items() if not k.startswith(ignore)}
+        own = {k: v for k, v in own.items() if not k.startswith(ignore)}
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shape = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own
+        if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    if shape:
+        raise CheckpointError(f"{source}: shape mismatch for {len(shape)} tensors (first: {'; '.join(shape[:3])})")
+    if strict and (missing or unexpected):
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys (first: {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (first: {', '.join(unexpected[:3])})")
+        raise CheckpointError(f"{source}: does not fit {type(model).__name__}: {'; '.join(parts)}")
+    model.load_state_dict(state, strict=False)
+    return model
