@@ -51,7 +51,7 @@ def probe_frames(folder: str, fps: float = 30.0, prefix: str | None = None) -> t
         raise VideoError(
             folder, "is a directory with no frame images (expected a video file or a folder of img_00001.jpg ...)"
         )
-    first = read_frame(files[0], folder=folder)
+    first = read_frame(files[0])
     h, w = first.shape[:2]
     n = len(files)
     rate = Fraction(fps).limit_denominator(100000)
@@ -60,7 +60,8 @@ def probe_frames(folder: str, fps: float = 30.0, prefix: str | None = None) -> t
         keyframes=np.arange(n, dtype=np.int64),
         seek_ts=np.arange(n, dtype=np.int64),
         time_base=1 / rate,
-        exact_pts=True,
+        pts_are_times=True,
+        fps=float(fps),
     )
     ext = os.path.splitext(files[0])[1].lower().lstrip(".")
     meta = VideoMetadata(
@@ -81,9 +82,7 @@ def probe_frames(folder: str, fps: float = 30.0, prefix: str | None = None) -> t
     return meta, files
 
 
-def read_frame(
-    file: str, size: tuple[int, int] | None = None, interpolation: str = "bilinear", folder: str | None = None
-) -> np.ndarray:
+def read_frame(file: str, size: tuple[int, int] | None = None, interpolation: str = "bilinear") -> np.ndarray:
     """[H, W, 3] uint8 RGB of one image, resized to ``size`` = (width, height) when given."""
     try:
         with Image.open(file) as img:

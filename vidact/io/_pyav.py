@@ -3,8 +3,8 @@
 Random access works on the index built by :func:`probe`: to produce frame ``t`` the decoder seeks to the last
 keyframe at or before ``t``, decodes forward and hands out the frames it was asked for; frames in between are
 decoded (the codec needs them) but never converted to RGB. A sorted request is served in one pass: when the
-next wanted frame lies in the GOP being decoded, or the next one, decoding simply continues; otherwise the
-reader seeks again. Nothing before the first keyframe that is needed is ever decoded.
+next wanted frame lies in the GOP being decoded, or within ``SEEK_GAP`` frames of it, decoding simply continues;
+otherwise the reader seeks again. Nothing before the first keyframe that is needed is ever decoded.
 """
 
 from __future__ import annotations
@@ -23,12 +23,17 @@ __all__ = ["PyAVDecoder", "probe", "output_size"]
 
 # Containers that carry no true presentation timestamps: decoded frames are identified by counting.
 _COUNTED_FORMATS = {"avi", "h264", "hevc", "m4v", "mpegvideo", "rawvideo", "mjpeg", "h263", "vc1"}
+# Decode on (rather than seek) when the next wanted frame's keyframe is at most this many frames ahead: a seek
+# flushes the decoder, throwing away the frames its reorder buffer and threads already hold.
+SEEK_GAP = 8
 _INTERPOLATION = {"bilinear": "BILINEAR", "area": "AREA", "bicubic": "BICUBIC", "nearest": "POINT"}
 
 av.logging.set_level(av.logging.FATAL)  # FFmpeg's own chatter goes nowhere; problems surface as VideoError
 
 
 def _reason(e: BaseException) -> str:
+    if isinstance(e, av.error.EOFError):
+        return "no frames (the file ends before the first video frame)"
     if isinstance(e, av.error.InvalidDataError):
         return "not a video FFmpeg can read (invalid data: corrupt, truncated or not a media file)"
     if isinstance(e, av.error.DecoderNotFoundError):
@@ -133,10 +138,6 @@ def _probe(path: str, container, stream) -> VideoMetadata:
     n = len(pts_list)
     if n == 0:
         raise VideoError(path, "no frames (the video stream is empty)")
-    header_frames = int(stream.frames or 0)
-    if fmt.startswith("mov") and header_frames > n:
-        raise VideoError(path, f"truncated: the header declares {header_frames} frames, the file holds {n}")
-
     time_base = stream.time_base or Fraction(1, 1)
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     fps = float(rate) if rate else 0.0
@@ -149,7 +150,9 @@ def _probe(path: str, container, stream) -> VideoMetadata:
         # Real presentation timestamps: display order is timestamp order.
         table = np.sort(np.asarray(pts_list, dtype=np.int64))
         keyframes = np.searchsorted(table, [pts_list[i] for i in key_ord])
-        seek_ts = [seek_of[pts_list[i]] for i in key_ord]
+        # FFmpeg's demuxers for these containers seek by presentation time (seeking by the keyframe's dts
+        # lands one GOP early in mp4 files with B-frames).
+        seek_ts = [pts_list[i] for i in key_ord]
     elif has_pts and not cc.has_b_frames:
         # Decode-order container without reordering: display order is packet order.
         table = np.asarray(pts_list, dtype=np.int64)
@@ -163,6 +166,11 @@ def _probe(path: str, container, stream) -> VideoMetadata:
         if fps <= 0:
             fps = 25.0
     pts_are_times = has_pts and not decode_order
+    header_frames = int(stream.frames or 0)
+    declared = _declared_frames(container, stream, fps)
+    if declared is not None and declared - n > max(2.0, 0.05 * declared):
+        secs = f" ({declared / fps:.2f} s)" if fps > 0 else ""
+        raise VideoError(path, f"truncated: the header declares {declared:.0f} frames{secs}, the file holds {n}")
     keyframes = np.asarray(keyframes, dtype=np.int64)
     seek_ts = np.asarray(seek_ts, dtype=np.int64)
     if keyframes.size == 0 or keyframes[0] != 0:  # decoding can always start at the first frame
@@ -235,6 +243,26 @@ def _probe(path: str, container, stream) -> VideoMetadata:
         audio_streams=audio,
         index=index,
     )
+
+
+def _declared_frames(container, stream, fps: float) -> float | None:
+    """How many frames the container's header says the video stream has, if it says."""
+    if stream.frames:
+        return float(stream.frames)
+    if fps <= 0:
+        return None
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base) * fps
+    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    if tag:
+        try:
+            h, m, sec = tag.split(":")
+            return (int(h) * 3600 + int(m) * 60 + float(sec)) * fps
+        except ValueError:
+            pass
+    if container.duration is not None and len(container.streams) == 1:
+        return container.duration / av.time_base * fps
+    return None
 
 
 def _learn_display_order(path: str, seek_of: dict, n_packets: int):
@@ -354,7 +382,7 @@ class PyAVDecoder:
         back = 0  # keyframes to step back beyond the natural one, after a seek that missed its target
         while i < n:
             t = int(targets[i])
-            if gen is None or cur >= t or kf[self.index.keyframe_before(t)] > cur + 1:
+            if gen is None or cur >= t or kf[self.index.keyframe_before(t)] > cur + SEEK_GAP:
                 k = self.index.keyframe_before(t) - back
                 if k < 0:
                     raise VideoError(self.path, f"frame {t} could not be decoded (corrupt or truncated data)")
@@ -377,7 +405,7 @@ class PyAVDecoder:
                 if i == n:
                     return
                 t = int(targets[i])
-                if kf[self.index.keyframe_before(t)] > cur + 1:
+                if kf[self.index.keyframe_before(t)] > cur + SEEK_GAP:
                     break  # the next wanted frame is GOPs away: seeking beats decoding up to it
             else:
                 gen = None

@@ -39,8 +39,8 @@ class FrameIndex:
             timestamps (mp4, mkv, webm, gif); in decode-order containers with B-frames (AVI) it is the
             demuxer's per-packet stamp carried through reordering, learned by one sequential decode at probe.
         keyframes: [K] int64 display-order positions of the keyframes (a decoder can start there), increasing.
-        seek_ts: [K] int64 the timestamp to hand the demuxer to land on each keyframe (its dts where the
-            container indexes by decode time, else its pts).
+        seek_ts: [K] int64 the timestamp to hand the demuxer to land on each keyframe (its pts, or its dts in
+            decode-order containers such as AVI).
         time_base: seconds per ``pts`` unit.
         pts_are_times: True when ``pts * time_base`` is the presentation time. False (AVI, raw streams): frame i
             is shown at ``i / fps``.
