@@ -85,6 +85,72 @@ def info(
         console.print(t)
 
 
+@app.command()
+def synth(
+    root: Annotated[Path, typer.Argument(help="Output folder (created; must be empty unless --overwrite).")],
+    kind: Annotated[str, typer.Option(help="'temporal' (time-reversed pairs) or 'scene' (scene-biased).")] = "temporal",
+    train: Annotated[int, typer.Option(help="Videos per class in the train split.")] = 50,
+    val: Annotated[int, typer.Option(help="Videos per class in the val split.")] = 10,
+    test: Annotated[int, typer.Option(help="Videos per class in the test split.")] = 20,
+    size: Annotated[int, typer.Option(help="Frame height and width in pixels.")] = 112,
+    frames: Annotated[int, typer.Option(help="Frames per video.")] = 16,
+    fps: Annotated[float, typer.Option(help="Frame rate written in the files.")] = 8.0,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same videos.")] = 0,
+    noise: Annotated[float, typer.Option(help="Pixel noise standard deviation (fraction of 255).")] = 0.02,
+    distractors: Annotated[int, typer.Option(help="Moving distractor objects per video.")] = 2,
+    pairs: Annotated[Optional[list[str]], typer.Option("--pair", help="Temporal pairs to include (repeatable).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Processes (default: one per core).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a folder written by an earlier `vidact synth`.")] = False,
+) -> None:
+    """Write a synthetic action dataset (root/<split>/<class>/*.mp4) that per-frame models cannot solve
+    (kind=temporal) or that one frame solves (kind=scene)."""
+    from .data.synth import synthesize
+
+    info = synthesize(
+        root,
+        kind,  # type: ignore[arg-type]
+        videos_per_class={"train": train, "val": val, "test": test},
+        size=size,
+        frames=frames,
+        fps=fps,
+        seed=seed,
+        noise=noise,
+        distractors=distractors,
+        pairs=pairs,
+        workers=workers,
+        overwrite=overwrite,
+    )
+    console.print(f"wrote {info.num_videos} videos of {len(info.classes)} classes to {info.root}")
+
+
+@app.command("models")
+def models_cmd(
+    pattern: Annotated[Optional[str], typer.Argument(help="Shell glob on the model name, e.g. '*slowfast*'.")] = None,
+) -> None:
+    """List the registered models with their model cards (input, parameters, GMACs, loadable weights)."""
+    from .models import list_models, model_card
+
+    t = Table(title="vidact models (GMACs = multiply-adds per view; torch's flop_counter reports 2x)")
+    for col in ("name", "family", "input (C,T,H,W)", "params", "GMACs"):
+        t.add_column(col, no_wrap=True)
+    t.add_column("weights")
+    for name in list_models(pattern):
+        try:
+            c = model_card(name)
+        except KeyError:
+            t.add_row(name, "-", "-", "-", "-", "-")
+            continue
+        t.add_row(
+            name,
+            c.family,
+            "x".join(map(str, c.input_size)),
+            f"{c.params / 1e6:.2f}M" if c.params else "-",
+            f"{c.gmacs:.2f}" if c.gmacs else "-",
+            ", ".join(w.name for w in c.weights) or "-",
+        )
+    console.print(t)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the ``vidact`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -94,6 +94,7 @@ def load_weights(
     strict: bool = True,
     ignore: tuple[str, ...] = (),
     sha256: str | None = None,
+    source: str | None = None,
 ) -> nn.Module:
     """Load ``weights`` (a file or a state_dict) into ``model``, converting its layout first.
 
@@ -101,11 +102,15 @@ def load_weights(
         converter: maps the source key layout onto the model's (e.g. torchvision or PySlowFast names).
         strict: every model key must be filled and every source key used, with matching shapes.
         ignore: key prefixes to leave out on both sides (e.g. ``("fc.",)`` to fine-tune a new head).
+        source: the name to use in error messages when ``weights`` is an in-memory state_dict.
 
     Raises:
         CheckpointError: unreadable file, or keys/shapes that do not match, listing the first few.
     """
-    source = os.fspath(weights) if isinstance(weights, (str, os.PathLike)) else "state_dict"
+    if isinstance(weights, (str, os.PathLike)):
+        source = os.fspath(weights)
+    else:
+        source = source or "state_dict"
     obj = read_checkpoint(weights, sha256=sha256) if isinstance(weights, (str, os.PathLike)) else weights
     state = extract_state_dict(obj, source=source)
     for prefix in ("module.", "_orig_mod."):

@@ -1,0 +1,160 @@
+"""vidact checkpoints: one file format for training state and for inference, written atomically.
+
+A checkpoint is a ``dict`` of tensors and plain Python containers only, so that it loads with
+``torch.load(..., weights_only=True)``:
+
+====================  ============================================================================
+key                   value
+====================  ============================================================================
+``format``            ``"vidact.checkpoint/1"``
+``model_name``        registry name (``vidact.models.build_model``)
+``model_kwargs``      keyword arguments for the builder (without ``num_classes``)
+``num_classes``       int
+``classes``           list of class names, index = label
+``state_dict``        the model's state_dict
+``config``            the resolved training recipe (nested dict), so evaluation and prediction rebuild the
+                      same input pipeline (clip length, stride, crop size, normalisation)
+``train_state``       optional: optimizer / scheduler state, epoch, step, RNG states, ... (resume only)
+``metrics``           optional: the validation metrics at save time
+====================  ============================================================================
+
+A run directory (``runs/<name>/``) keeps ``checkpoints/last.ckpt`` and ``checkpoints/best.ckpt``;
+:func:`resolve_checkpoint` accepts either a run directory or a checkpoint file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+from ..models import build_model
+from ..models.weights import read_checkpoint
+
+__all__ = [
+    "FORMAT",
+    "CheckpointInfo",
+    "atomic_save",
+    "make_checkpoint",
+    "resolve_checkpoint",
+    "load_checkpoint",
+    "load_model",
+]
+
+FORMAT = "vidact.checkpoint/1"
+_REQUIRED = ("format", "model_name", "model_kwargs", "num_classes", "classes", "state_dict", "config")
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``.
+
+    A run killed mid-write leaves the previous file intact, never a truncated one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def make_checkpoint(
+    model: nn.Module,
+    *,
+    model_name: str,
+    model_kwargs: dict[str, Any],
+    classes: list[str],
+    config: dict[str, Any],
+    train_state: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble a checkpoint dict (see the module docstring)."""
+    module = getattr(model, "module", model)  # unwrap DDP
+    module = getattr(module, "_orig_mod", module)  # unwrap torch.compile
+    ckpt: dict[str, Any] = {
+        "format": FORMAT,
+        "model_name": model_name,
+        "model_kwargs": dict(model_kwargs),
+        "num_classes": len(classes),
+        "classes": list(classes),
+        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+        "config": config,
+    }
+    if train_state is not None:
+        ckpt["train_state"] = train_state
+    if metrics is not None:
+        ckpt["metrics"] = metrics
+    return ckpt
+
+
+def resolve_checkpoint(run_or_ckpt: str | os.PathLike, which: str = "best") -> Path:
+    """The checkpoint file for a run directory (``best`` falling back to ``last``) or a file path."""
+    p = Path(run_or_ckpt)
+    if p.is_dir():
+        for name in (f"{which}.ckpt", "best.ckpt", "last.ckpt"):
+            cand = p / "checkpoints" / name
+            if cand.is_file():
+                return cand
+        raise CheckpointError(f"{p}: no checkpoints/{which}.ckpt or checkpoints/last.ckpt in this run directory")
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such file or run directory")
+    return p
+
+
+@dataclass
+class CheckpointInfo:
+    path: Path
+    model_name: str
+    model_kwargs: dict[str, Any]
+    classes: list[str]
+    config: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def load_checkpoint(run_or_ckpt: str | os.PathLike, which: str = "best") -> tuple[dict[str, Any], Path]:
+    """Read and validate a vidact checkpoint; returns ``(checkpoint dict, path)``."""
+    path = resolve_checkpoint(run_or_ckpt, which)
+    ckpt = read_checkpoint(path)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        fmt = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(
+            f"{path}: not a vidact checkpoint (format {fmt!r}); for published weights use --weights with --model"
+        )
+    missing = [k for k in _REQUIRED if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: incomplete vidact checkpoint (missing {', '.join(missing)})")
+    if len(ckpt["classes"]) != ckpt["num_classes"]:
+        raise CheckpointError(f"{path}: {len(ckpt['classes'])} class names for {ckpt['num_classes']} classes")
+    return ckpt, path
+
+
+def load_model(run_or_ckpt: str | os.PathLike, which: str = "best") -> tuple[nn.Module, CheckpointInfo]:
+    """Rebuild the model of a run/checkpoint with its weights, in eval mode, for evaluation or prediction."""
+    from ..models.weights import load_weights
+
+    ckpt, path = load_checkpoint(run_or_ckpt, which)
+    model = build_model(ckpt["model_name"], num_classes=ckpt["num_classes"], **ckpt["model_kwargs"])
+    load_weights(model, ckpt["state_dict"], source=str(path))
+    model.eval()
+    info = CheckpointInfo(
+        path=path,
+        model_name=ckpt["model_name"],
+        model_kwargs=ckpt["model_kwargs"],
+        classes=list(ckpt["classes"]),
+        config=ckpt["config"],
+        metrics=dict(ckpt.get("metrics") or {}),
+    )
+    return model, info
