@@ -1,1 +1,120 @@
-"""(being written)"""
+"""C3D (Tran et al., "Learning Spatiotemporal Features with 3D Convolutional Networks", ICCV 2015).
+
+Eight 3x3x3 convolutions (stride 1, padding 1, with bias, each followed by ReLU), five max pools, and three
+fully connected layers. On the published 16-frame 112x112 clip, per sample:
+
+    layer            output [C, T, H, W]
+    input            3 x 16 x 112 x 112
+    conv1a, pool1    64 x 16 x 56 x 56       pool1 is 1x2x2: it keeps T
+    conv2a, pool2    128 x 8 x 28 x 28       pool2..pool5 are 2x2x2
+    conv3a, conv3b   256, 256; pool3  256 x 4 x 14 x 14
+    conv4a, conv4b   512, 512; pool4  512 x 2 x 7 x 7
+    conv5a, conv5b   512, 512; pool5  512 x 1 x 4 x 4  = 8192 features
+    fc6, fc7         4096, 4096 (ReLU, dropout 0.5)
+    fc8              num_classes
+
+pool5 rounds its output size up (Caffe's pooling, which the original network was defined in, always does),
+so its last spatial window is the single column 6 of the 7x7 map. An adaptive average pool to 1x4x4 before
+fc6 is the identity at the published input size and lets any other clip size reach the 8192-wide fc6 (as
+torchvision's VGG does for its classifier).
+
+Parameters: 78,409,573 with 101 classes (the 78.4M usually quoted for UCF-101), of which the 8 convolutions
+hold 27,655,936 and fc6 alone 33,558,528; 79,991,015 with the 487 classes of Sports-1M. 38.55 GMACs per
+16x112x112 clip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .registry import ModelCard, register_model
+
+__all__ = ["C3D", "c3d"]
+
+
+def _conv(in_channels: int, out_channels: int) -> nn.Conv3d:
+    return nn.Conv3d(in_channels, out_channels, kernel_size=3, padding=1)
+
+
+class C3D(nn.Module):
+    """C3D: [B, 3, T, H, W] clips (published input: T = 16, H = W = 112) -> [B, num_classes] logits.
+
+    Layer names are the original Caffe network's (``conv1a`` .. ``conv5b``, ``fc6`` .. ``fc8``).
+
+    Args:
+        num_classes: number of logits (487 for Sports-1M, the published training set).
+        dropout: dropout probability after fc6 and after fc7.
+    """
+
+    def __init__(self, num_classes: int = 487, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.conv1a = _conv(3, 64)
+        self.pool1 = nn.MaxPool3d((1, 2, 2), stride=(1, 2, 2))
+        self.conv2a = _conv(64, 128)
+        self.pool2 = nn.MaxPool3d(2, stride=2)
+        self.conv3a = _conv(128, 256)
+        self.conv3b = _conv(256, 256)
+        self.pool3 = nn.MaxPool3d(2, stride=2)
+        self.conv4a = _conv(256, 512)
+        self.conv4b = _conv(512, 512)
+        self.pool4 = nn.MaxPool3d(2, stride=2)
+        self.conv5a = _conv(512, 512)
+        self.conv5b = _conv(512, 512)
+        self.pool5 = nn.MaxPool3d(2, stride=2, ceil_mode=True)
+        self.resize = nn.AdaptiveAvgPool3d((1, 4, 4))
+        self.fc6 = nn.Linear(512 * 4 * 4, 4096)
+        self.fc7 = nn.Linear(4096, 4096)
+        self.fc8 = nn.Linear(4096, num_classes)
+        self.relu = nn.ReLU(inplace=True)
+        self.dropout = nn.Dropout(dropout)
+        # He initialisation for every layer that feeds a ReLU (there is no BatchNorm to rescue a poor scale).
+        for module in self.modules():
+            if isinstance(module, nn.Conv3d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+        for fc in (self.fc6, self.fc7):
+            nn.init.kaiming_normal_(fc.weight, nonlinearity="relu")
+            nn.init.zeros_(fc.bias)
+        nn.init.normal_(self.fc8.weight, std=0.01)
+        nn.init.zeros_(self.fc8.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 3, T, H, W] clips -> [B, 8192] flattened pool5 features (512 x 1 x 4 x 4)."""
+        x = self.pool1(self.relu(self.conv1a(x)))
+        x = self.pool2(self.relu(self.conv2a(x)))
+        x = self.pool3(self.relu(self.conv3b(self.relu(self.conv3a(x)))))
+        x = self.pool4(self.relu(self.conv4b(self.relu(self.conv4a(x)))))
+        x = self.pool5(self.relu(self.conv5b(self.relu(self.conv5a(x)))))
+        return self.resize(x).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 3, T, H, W] clips -> [B, num_classes] logits."""
+        x = self.dropout(self.relu(self.fc6(self.forward_features(x))))
+        x = self.dropout(self.relu(self.fc7(x)))
+        return self.fc8(x)
+
+
+@register_model(
+    card=ModelCard(
+        name="c3d",
+        family="c3d",
+        input_size=(3, 16, 112, 112),
+        frames=16,
+        frame_stride=1,
+        params=79_991_015,
+        gmacs=38.549,
+        default_num_classes=487,
+        paper='Tran et al., "Learning Spatiotemporal Features with 3D Convolutional Networks", ICCV 2015',
+        notes=(
+            "Clips of 16 consecutive frames resized to 128x171 and cropped to 112x112. The authors' "
+            "Sports-1M weights are published only as a Caffe model (github.com/facebook/C3D); vidact has no "
+            "converter for them, so no weights are listed. 78,409,573 parameters with 101 classes."
+        ),
+    )
+)
+def c3d(*, num_classes: int = 487, **kwargs: Any) -> C3D:
+    """C3D for [B, 3, 16, 112, 112] clips. ``kwargs`` go to :class:`C3D` (``dropout``)."""
+    return C3D(num_classes=num_classes, **kwargs)
