@@ -316,6 +316,7 @@ class PyAVDecoder:
         self._threads = threads
         self._thread_type = thread_type
         self._open()
+        self.skip_unwanted = True  # let the decoder drop unreferenced frames nobody asked for
         self.seeks = 0  # how many seeks the last request cost (for tests and benchmarks)
         self.decoded = 0  # how many frames the last request decoded
 
@@ -334,7 +335,7 @@ class PyAVDecoder:
             self._container = None
 
     # -- low level --------------------------------------------------------------------------------------------
-    def _seek(self, k: int) -> Iterator[av.VideoFrame]:
+    def _seek(self, k: int, wanted: frozenset[int] | None = None) -> Iterator[av.VideoFrame]:
         """Position the demuxer at keyframe number ``k`` and return a fresh frame iterator."""
         if k == 0 and (self.meta.container == "gif" or self.index.counted):
             # back to the very start: reopening is the one way that works for every demuxer
@@ -346,15 +347,34 @@ class PyAVDecoder:
             except av.error.FFmpegError as e:
                 raise VideoError(self.path, f"seek failed ({_reason(e)})") from None
         self.seeks += 1
-        return self._frames()
+        return self._frames(wanted)
 
-    def _frames(self) -> Iterator[av.VideoFrame]:
+    def _frames(self, wanted: frozenset[int] | None = None) -> Iterator[av.VideoFrame]:
+        """Decode forward from the current position.
+
+        With ``wanted`` (the stamps of the frames still to be handed out), packets of frames nobody asked for
+        are decoded with ``skip_frame = NONREF``: the decoder drops them if no other frame references them
+        (most B-frames), and decodes them as usual otherwise. Wanted frames always decode in full.
+        """
+        cc = self._stream.codec_context
+        # Only where a packet's pts is the pts of the frame it holds (not in AVI: packed B-frames there ride in
+        # another frame's packet).
+        skipping = wanted is not None and self.skip_unwanted and self.index.pts_are_times
+        current = "DEFAULT"
         try:
-            for frame in self._container.decode(self._stream):
-                self.decoded += 1
-                yield frame
+            for packet in self._container.demux(self._stream):
+                if skipping:
+                    mode = "DEFAULT" if packet.pts is None or packet.pts in wanted else "NONREF"
+                    if mode != current:
+                        cc.skip_frame = current = mode
+                for frame in packet.decode():
+                    self.decoded += 1
+                    yield frame
         except av.error.FFmpegError as e:
             raise VideoError(self.path, f"decoding failed ({_reason(e)})") from None
+        finally:
+            if current != "DEFAULT":
+                cc.skip_frame = "DEFAULT"
 
     def _position(self, frame: av.VideoFrame, prev: int) -> int | None:
         if self.index.counted:
@@ -376,6 +396,7 @@ class PyAVDecoder:
         targets = np.asarray(positions, dtype=np.int64)
         n = int(targets.size)
         kf = self.index.keyframes
+        wanted = frozenset(self.index.pts[targets].tolist())
         i = 0
         gen: Iterator[av.VideoFrame] | None = None
         cur = -1  # display position of the last frame out of the decoder
@@ -386,7 +407,7 @@ class PyAVDecoder:
                 k = self.index.keyframe_before(t) - back
                 if k < 0:
                     raise VideoError(self.path, f"frame {t} could not be decoded (corrupt or truncated data)")
-                gen = self._seek(k)
+                gen = self._seek(k, wanted)
                 cur = int(kf[k]) - 1
             missed = False
             for frame in gen:
