@@ -78,23 +78,25 @@ def segment_indices(
     With ``frames_per_segment > 1`` each snippet is that many consecutive frames (TSN's RGB-diff / flow stacks).
 
     Returns:
-        [num_segments * frames_per_segment] int64 indices, sorted. Videos shorter than the number of snippets
-        repeat frames in order (segments overlap) instead of raising.
+        [num_segments * frames_per_segment] int64 indices: snippets in segment order, each consecutive. When
+        the video holds at least ``num_segments * frames_per_segment`` frames no frame repeats and the indices
+        are sorted; shorter videos give overlapping snippets (frames repeat) instead of raising.
     """
     _check(num_frames, "repeat_last")
     if num_segments <= 0 or frames_per_segment <= 0:
         raise ValueError("num_segments and frames_per_segment must be positive")
-    usable = max(num_frames - frames_per_segment + 1, 1)
-    seg = usable / num_segments
-    starts = np.arange(num_segments) * seg
+    k = np.arange(num_segments)
+    lo = k * num_frames // num_segments  # segment k is frames [lo, hi)
+    hi = (k + 1) * num_frames // num_segments
+    room = hi - lo - frames_per_segment  # how far a snippet can move inside its segment
     if rng is None:
-        offsets = starts + seg / 2.0
-        base = np.floor(offsets).astype(np.int64)
+        base = lo + (np.maximum(room, 0) + 1) // 2  # the centre (TSN: frame 5 of a 10-frame segment)
     else:
-        base = np.floor(starts + rng.random(num_segments) * seg).astype(np.int64)
-    base = np.clip(base, 0, usable - 1)
+        base = lo + np.floor(rng.random(num_segments) * (np.maximum(room, 0) + 1)).astype(np.int64)
+    # segments shorter than a snippet (a short video): the snippet starts where it still fits
+    base = np.where(room >= 0, base, np.minimum(lo, max(num_frames - frames_per_segment, 0)))
     idx = (base[:, None] + np.arange(frames_per_segment)[None, :]).reshape(-1)
-    return np.minimum(idx, num_frames - 1)
+    return np.minimum(idx, num_frames - 1).astype(np.int64)
 
 
 def random_clip_indices(
