@@ -327,3 +327,14 @@ def test_cli_info_prints_what_a_user_needs():
 
     d = json.loads(res.stdout)
     assert (d["num_frames"], d["width"], d["height"], d["codec"]) == (280, 340, 256, "h264")
+
+
+def test_no_ffmpeg_log_callback_installed():
+    # PyAV's Python log callback takes the GIL from FFmpeg's decoder threads; with it installed, closing a
+    # frame-threaded decoder can deadlock (the main thread holds the GIL while joining those threads).
+    import vidact.io  # noqa: F401
+
+    assert av.logging.get_level() is None
+    for _ in range(20):  # open, decode with threads, close: must not hang
+        with VideoReader("../shared/data/videos/kinetics/arm_wrestling.mp4", threads=2) as r:
+            r.get_frames([3, 100, 250])

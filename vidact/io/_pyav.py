@@ -28,7 +28,6 @@ _COUNTED_FORMATS = {"avi", "h264", "hevc", "m4v", "mpegvideo", "rawvideo", "mjpe
 SEEK_GAP = 8
 _INTERPOLATION = {"bilinear": "BILINEAR", "area": "AREA", "bicubic": "BICUBIC", "nearest": "POINT"}
 
-av.logging.set_level(av.logging.FATAL)  # FFmpeg's own chatter goes nowhere; problems surface as VideoError
 
 
 def _reason(e: BaseException) -> str:
