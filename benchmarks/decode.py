@@ -107,7 +107,8 @@ def _readers(lib: str, path: str, short_side: int | None):
             clip = np.stack([frames[i] for i in idx])
             if short_side:
                 t = torch.from_numpy(clip).permute(0, 3, 1, 2).float()
-                clip = F.interpolate(t, size=(th, tw), mode="bilinear", antialias=True).byte().numpy()
+                t = F.interpolate(t, size=(th, tw), mode="bilinear", antialias=True)
+                clip = t.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
             return clip
 
         variants["default"] = naive

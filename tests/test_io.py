@@ -183,6 +183,16 @@ def test_slicing_and_iteration(videos):
         r.get_frames([N])
 
 
+@pytest.mark.parametrize("name", ["h264.mp4", "h264_bframes.avi", "anim.gif"])
+def test_streaming_selected_positions(videos, name):
+    r = VideoReader(videos[name])
+    wanted = [90, 3, 4, 40, 41, 42, 4]  # any order, duplicates: served sorted, once each
+    got = list(r.iter_frames(positions=wanted))
+    assert [i for i, _, _ in got] == [3, 4, 40, 41, 42, 90]
+    assert torch.equal(torch.stack([f for _, _, f in got]), r.get_frames([3, 4, 40, 41, 42, 90]))
+    assert [t for _, t, _ in got] == pytest.approx(r.timestamps([3, 4, 40, 41, 42, 90]).tolist())
+
+
 def test_frame_folder(tmp_path):
     frames = _frames(n=12)
     folder = tmp_path / "v_001"

@@ -385,7 +385,15 @@ class PyAVDecoder:
 
     # -- requests ---------------------------------------------------------------------------------------------
     def decode(self, positions: np.ndarray, emit: Callable[[int, av.VideoFrame], None]) -> None:
-        """Call ``emit(position, frame)`` once for each position in ``positions`` (sorted, unique).
+        """Call ``emit(position, frame)`` once for each position in ``positions`` (sorted, unique)."""
+        for pos, frame in self.frames(positions):
+            emit(pos, frame)
+
+    def frames(self, positions: np.ndarray) -> Iterator[tuple[int, av.VideoFrame]]:
+        """Yield ``(position, frame)`` for each position in ``positions`` (sorted, unique), in order.
+
+        A generator: frames are decoded as they are consumed, so a caller streaming through a long video holds
+        only what it keeps.
 
         Raises:
             VideoError: a frame could not be produced (corrupt data).
@@ -419,7 +427,7 @@ class PyAVDecoder:
                 cur = pos
                 if pos < t:
                     continue
-                emit(pos, frame)
+                yield pos, frame
                 i += 1
                 back = 0
                 if i == n:
@@ -437,20 +445,7 @@ class PyAVDecoder:
     def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, av.VideoFrame]]:
         """Yield ``(position, frame)`` for every frame in ``[start, stop)``, decoding sequentially."""
         stop = len(self.index) if stop is None else min(stop, len(self.index))
-        if start >= stop:
-            return
-        k = self.index.keyframe_before(start)
-        gen = self._seek(k)
-        cur = int(self.index.keyframes[k]) - 1
-        for frame in gen:
-            pos = self._position(frame, cur)
-            if pos is None:
-                continue
-            cur = pos
-            if pos >= stop:
-                return
-            if pos >= start:
-                yield pos, frame
+        yield from self.frames(np.arange(max(start, 0), stop))
 
 
 def frame_to_array(

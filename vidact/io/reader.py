@@ -236,28 +236,38 @@ class VideoReader:
         idx = None if indices is None else self._check(indices)
         return self.metadata.index.seconds(idx) - self.metadata.start_time
 
-    def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, float, torch.Tensor]]:
+    def iter_frames(
+        self, start: int = 0, stop: int | None = None, *, positions: Sequence[int] | np.ndarray | None = None
+    ) -> Iterator[tuple[int, float, torch.Tensor]]:
         """Stream ``(index, seconds, frame)`` in display order with bounded memory; frame is [H, W, 3]
-        (or [3, H, W]). Decodes sequentially from the keyframe before ``start``."""
-        stop = len(self) if stop is None else min(stop, len(self))
+        (or [3, H, W]).
+
+        Every frame of ``[start, stop)``, or only ``positions`` (any order; served sorted and once each): the
+        video is decoded forward in one pass, seeking ahead over long gaps, and only those frames are converted.
+        """
+        if positions is not None:
+            wanted = np.unique(self._check(positions))
+        else:
+            stop = len(self) if stop is None else min(stop, len(self))
+            wanted = np.arange(max(start, 0), stop)
         size = (self.width, self.height) if self.short_side is not None else None
         rot = self.metadata.rotation
         times = self.timestamps()
         if self._pyav is not None:
             gen = (
                 (pos, _pyav.frame_to_array(frame, size, rot, self.interpolation))
-                for pos, frame in self._pyav.iter_frames(start, stop)
+                for pos, frame in self._pyav.frames(wanted)
             )
         else:
 
             def chunks():
-                for a in range(start, stop, 32):
-                    b = min(a + 32, stop)
-                    batch = self.get_frames(np.arange(a, b))
+                for a in range(0, wanted.size, 32):
+                    part = wanted[a : a + 32]
+                    batch = self.get_frames(part)
                     if self.layout == "TCHW":
                         batch = batch.permute(0, 2, 3, 1)
-                    for j in range(b - a):
-                        yield a + j, batch[j].numpy()
+                    for j, pos in enumerate(part):
+                        yield int(pos), batch[j].numpy()
 
             gen = chunks()
         for pos, arr in gen:
