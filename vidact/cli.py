@@ -151,6 +151,159 @@ def models_cmd(
     console.print(t)
 
 
+@app.command("eval")
+def eval_cmd(
+    run: Annotated[Path, typer.Argument(help="A run directory (its best checkpoint) or a checkpoint file.")],
+    data: Annotated[Path, typer.Argument(help="The dataset root.")],
+    split: Annotated[
+        Optional[str],
+        typer.Option(help="Split (class folders: a subfolder of DATA, '' for DATA itself). Default: the recipe's."),
+    ] = None,
+    kind: Annotated[
+        str, typer.Option(help="Dataset layout: folder, ucf101, hmdb51, kinetics, ssv2 or list.")
+    ] = "folder",
+    annotations: Annotated[
+        Optional[Path], typer.Option(help="Split file(s), CSV or list file of the layout.")
+    ] = None,
+    fold: Annotated[int, typer.Option(help="Official split number (UCF-101, HMDB-51).")] = 1,
+    clips: Annotated[Optional[int], typer.Option(help="Temporal clips per video. Default: the recipe's.")] = None,
+    crops: Annotated[
+        Optional[int], typer.Option(help="Spatial crops per clip, 1 or 3. Default: the recipe's.")
+    ] = None,
+    average: Annotated[
+        str, typer.Option(help="softmax: mean of the views' probabilities; logits: softmax of their mean logits.")
+    ] = "softmax",
+    batch_size: Annotated[
+        Optional[int], typer.Option(help="Videos per forward pass. Default: the recipe's.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Processes decoding videos (0: in the main process).")] = 0,
+    device: Annotated[str, typer.Option(help="Where the model runs: cpu, cuda, cuda:1, mps.")] = "cpu",
+    json_out: Annotated[
+        Optional[Path], typer.Option("--json", help="Write the setting and the metrics as JSON here.")
+    ] = None,
+    per_video: Annotated[bool, typer.Option(help="Add every video's prediction to the JSON.")] = False,
+) -> None:
+    """Multi-view test of a trained model: clips x crops per video, scores averaged, top-1/top-5 accuracy,
+    mean class accuracy, confusion matrix and per-class accuracy."""
+    from .engine.evaluate import evaluate, write_json
+
+    result = evaluate(
+        run,
+        data,
+        split=split,
+        kind=kind,
+        annotations=annotations,
+        fold=fold,
+        num_clips=clips,
+        num_crops=crops,
+        average=average,  # type: ignore[arg-type]
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+    )
+    if json_out is not None:
+        write_json(result.to_json(per_video=per_video), json_out)
+    m = result.metrics
+    left_out = f" ({len(result.failed)} unreadable, left out)" if result.failed else ""
+    t = Table(title=f"{result.checkpoint} on {result.data} ({result.split or 'all'})", show_header=False)
+    t.add_column("metric", style="bold")
+    t.add_column("value")
+    rows = [
+        ("videos", f"{m['num_samples']:,}{left_out}"),
+        ("views", f"{result.num_clips} clips x {result.num_crops} crops, {result.average} averaged"),
+        ("top-1", f"{100 * m['top1']:.2f} %"),
+        ("top-5", f"{100 * m['top5']:.2f} %"),
+        ("mean class accuracy", f"{100 * m['mean_class_acc']:.2f} %"),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    console.print(t)
+
+
+@app.command()
+def predict(
+    video: Annotated[Path, typer.Argument(help="A video file, GIF or folder of frames.")],
+    model: Annotated[
+        str, typer.Option(help="A run directory or checkpoint; or a registered model name with --weights.")
+    ],
+    weights: Annotated[
+        Optional[Path], typer.Option(help="Published weights of the --model name (a state_dict file).")
+    ] = None,
+    weights_layout: Annotated[
+        Optional[str],
+        typer.Option(help="Key layout of --weights: torchvision, pytorchvideo, pyslowfast or vidact."),
+    ] = None,
+    labels: Annotated[
+        Optional[Path], typer.Option(help="Class names of --weights, one a line (default: class_0, ...).")
+    ] = None,
+    window: Annotated[float, typer.Option(help="Timeline window length, seconds.")] = 2.0,
+    stride: Annotated[float, typer.Option(help="Seconds between window starts.")] = 1.0,
+    sampling: Annotated[
+        Optional[str],
+        typer.Option(help="A window's clip: stride (the model's frame rate) or uniform (spread over the window)."),
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="Labels to show per window and for the whole video.")] = 5,
+    json_out: Annotated[
+        Optional[Path], typer.Option("--json", help="Write the labels and the timeline as JSON here.")
+    ] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Chart the top classes' scores over time (PNG).")] = None,
+    device: Annotated[str, typer.Option(help="Where the model runs: cpu, cuda, cuda:1, mps.")] = "cpu",
+) -> None:
+    """Top labels of a video and a timeline of sliding windows; the video's scores are the windows' mean."""
+    from .infer.predict import load_predictor, predict_video, save_json
+
+    predictor = load_predictor(
+        model, weights=weights, weights_layout=weights_layout, labels=labels, device=device
+    )
+    prediction = predict_video(
+        predictor,
+        video,
+        window=window,
+        stride=stride,
+        sampling=sampling,  # type: ignore[arg-type]
+        frame_scores=plot is not None,
+    )
+    if json_out is not None:
+        save_json(prediction, json_out, top=top)
+    if plot is not None:
+        from .infer.plot import plot_timeline
+
+        plot_timeline(prediction, plot, top=top)
+    t = Table(title=f"{video}: timeline ({predictor.name})", title_justify="left")
+    t.add_column("start-end (s)", no_wrap=True)
+    t.add_column("top labels")
+    for (start, end), scores in zip(prediction.windows, prediction.window_scores, strict=True):
+        t.add_row(f"{start:.2f}-{end:.2f}", ", ".join(f"{k} {s:.2f}" for k, s in prediction.top(top, scores)))
+    console.print(t)
+    t = Table(title="whole video (mean over windows)", title_justify="left")
+    t.add_column("label")
+    t.add_column("score", justify="right")
+    for label, score in prediction.top(top):
+        t.add_row(label, f"{score:.3f}")
+    console.print(t)
+
+
+@app.command()
+def train(
+    recipe: Annotated[Path, typer.Argument(help="The recipe, a YAML file (configs/*.yaml).")],
+    overrides: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="section.key=value overrides, the value parsed as YAML (data.root=PATH train.lr=0.1)."),
+    ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Run directory. Default: runs/<recipe name>-<date>-<time>.")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoints/last.ckpt.")] = False,
+    progress: Annotated[bool, typer.Option(help="Progress bars (only when stderr is a terminal).")] = True,
+) -> None:
+    """Train a model from a recipe: checkpoints, metrics.csv, TensorBoard logs and reports in the run directory.
+    Under torchrun, each process trains on its shard of every epoch (DistributedDataParallel)."""
+    from .engine.config import load_config
+    from .engine.train import train as train_run
+
+    train_run(load_config(recipe, overrides or []), out, resume=resume, progress=progress, name=recipe.stem)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the ``vidact`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -1,0 +1,146 @@
+"""Recipes: loading, overrides, one-line errors with suggestions, round trips, and every shipped recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from vidact.engine.config import Config, load_config, parse_override, save_config
+from vidact.errors import ConfigError
+from vidact.models import build_model
+
+RECIPES = sorted(Path("configs").glob("*.yaml"))
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_and_overrides() -> None:
+    cfg = load_config(
+        None,
+        [
+            "train.lr=1e-3",  # YAML 1.1 reads this as text; a number field takes it
+            "train.epochs=3",
+            "train.weight_decay=0",  # an integer where a number is expected
+            "train.precision=32",  # an integer where text is expected
+            "data.val_split=null",
+            "model.kwargs={widths: [8, 16]}",
+            "model.kwargs.dropout=0.1",  # one entry of a mapping
+            "train.milestones=[2, 4]",
+        ],
+    )
+    assert cfg.train.lr == 1e-3 and isinstance(cfg.train.lr, float)
+    assert cfg.train.epochs == 3
+    assert cfg.train.weight_decay == 0.0 and isinstance(cfg.train.weight_decay, float)
+    assert cfg.train.precision == "32"
+    assert cfg.data.val_split is None
+    assert cfg.model.kwargs == {"widths": [8, 16], "dropout": 0.1}
+    assert cfg.train.milestones == [2, 4]
+    assert load_config(None) == Config()
+
+
+def test_file_then_overrides(tmp_path: Path) -> None:
+    path = _write(tmp_path, "data:\n  root: videos\n  clip_len: 8\ntrain:\n  epochs: 5\n  lr: 0.5\neval:\n")
+    cfg = load_config(path, ["train.epochs=7"])
+    assert (cfg.data.root, cfg.data.clip_len, cfg.train.epochs, cfg.train.lr) == ("videos", 8, 7, 0.5)
+    assert cfg.data.stride == Config().data.stride  # untouched keys keep their defaults
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    cfg = load_config(
+        None, ["model.kwargs={widths: [4, 8]}", "train.clip_grad_norm=1.5", "data.classes=x.txt"]
+    )
+    save_config(cfg, tmp_path / "out" / "config.yaml")
+    assert load_config(tmp_path / "out" / "config.yaml") == cfg
+    assert cfg.to_dict()["model"]["kwargs"] == {"widths": [4, 8]}
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("train:\n  lrr: 0.1\n", "recipe.yaml: unknown key 'train.lrr' (did you mean 'train.lr'?)"),
+        ("data:\n  lr: 0.1\n", "recipe.yaml: unknown key 'data.lr' (did you mean 'train.lr'?)"),
+        ("trian:\n  lr: 0.1\n", "recipe.yaml: unknown section 'trian' (did you mean 'train'?)"),
+        ("train:\n  epochs: ten\n", "recipe.yaml: train.epochs must be an integer, got 'ten'"),
+        ("train:\n  epochs: 2.5\n", "recipe.yaml: train.epochs must be an integer, got 2.5"),
+        ("train:\n  deterministic: 1\n", "recipe.yaml: train.deterministic must be true or false, got 1"),
+        (
+            "train:\n  optimizer: adam\n",
+            "recipe.yaml: train.optimizer must be one of 'sgd', 'adamw', got 'adam'",
+        ),
+        ("train:\n  lr: -1\n", "recipe.yaml: train.lr must be positive, got -1.0"),
+        ("model:\n  kwargs: [1]\n", "recipe.yaml: model.kwargs must be a mapping, got [1]"),
+        ("train: 3\n", "recipe.yaml: section 'train' must be a mapping of keys, got int"),
+        ("- 1\n", "recipe.yaml: expected a mapping of sections (data, model, train, eval), got a list"),
+        ("train:\n  lr: [0.1\n", "recipe.yaml: not valid YAML at line"),
+        (
+            "data:\n  short_side: 64\n  crop_size: 96\n",
+            "data.crop_size (96) is larger than data.short_side (64)",
+        ),
+    ],
+)
+def test_file_errors_are_one_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, text))
+    assert message in str(info.value)
+    assert str(tmp_path / "recipe.yaml") in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.lrr=0.1", "override 'train.lrr=0.1': unknown key 'train.lrr' (did you mean 'train.lr'?)"),
+        ("lr=0.1", "override 'lr=0.1': unknown key 'lr' (did you mean 'train.lr'?)"),
+        ("data.num_worker=2", "unknown key 'data.num_worker' (did you mean 'data.num_workers'?)"),
+        ("train.precision=16", "train.precision must be one of '32', 'bf16', got 16"),
+        ("eval.num_crops=2", "eval.num_crops must be one of 1, 3, got 2"),
+        ("train.milestones=[3, 1]", "train.milestones must be increasing epochs >= 1, got [3, 1]"),
+        ("train.clip_grad_norm=abc", "train.clip_grad_norm must be a number or null, got 'abc'"),
+        ("model.name.x=1", "'model.name' has no entry 'x'"),
+        ("train.lr", "override 'train.lr': expected section.key=value"),
+        ("train.lr=[0.1", "override 'train.lr=[0.1': the value is not valid YAML"),
+    ],
+)
+def test_override_errors_are_one_line(override: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, [override])
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ConfigError, match=r"nowhere\.yaml: no such recipe file"):
+        load_config("nowhere.yaml")
+
+
+def test_parse_override() -> None:
+    assert parse_override("model.kwargs={a: 1, b: [2, 3]}") == ("model.kwargs", {"a": 1, "b": [2, 3]})
+    assert parse_override("data.root=/a=b") == ("data.root", "/a=b")  # only the first '=' splits
+    assert parse_override("data.annotations=") == ("data.annotations", "")
+
+
+def test_recipes_are_shipped() -> None:
+    names = {p.name for p in RECIPES}
+    assert {
+        "synthetic_simple3d.yaml",
+        "synthetic_per_frame.yaml",
+        "ucf101_r2plus1d.yaml",
+        "kinetics400_slowfast_r50.yaml",
+    } <= names
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_every_recipe_loads_and_builds_its_model(recipe: Path) -> None:
+    cfg = load_config(recipe)
+    data = cfg.data
+    with torch.device("meta"):  # no memory, no weights: shapes only
+        model = build_model(cfg.model.name, num_classes=10, **cfg.model.kwargs)
+        logits = model(torch.empty(2, 3, data.clip_len, data.crop_size, data.crop_size))
+    assert logits.shape == (2, 10)
+    assert data.crop_size <= data.short_side

@@ -1,0 +1,515 @@
+"""Multi-view evaluation of a trained model on a labelled dataset (``vidact eval``).
+
+    >>> result = evaluate("runs/ucf101_simple3d", "data/ucf101", split="test", num_clips=10, num_crops=3)
+    >>> result.metrics["top1"], result.metrics["mean_class_acc"]
+
+**Views.** Every video gives ``num_clips`` x ``num_crops`` views. The clips are ``clip_len`` frames every
+``stride``-th frame, their starts evenly spaced from the first frame to the last possible one
+(:func:`~vidact.data.sampling.multi_clip_indices`); for a model trained on TSN segments they are
+:class:`SegmentViews`. Each clip is resized to ``short_side`` and cut into one centre crop, or three crops along
+the long side (:class:`~vidact.data.transforms.ThreeCrop`). The clip length, stride, sampler, sizes and
+normalisation are the training recipe's (the checkpoint's ``config``), so the test input is made the way the
+training input was.
+
+**Averaging.** The model scores every view, and a video's class scores are
+
+- ``average="softmax"`` (default, the common protocol): the mean of its views' softmax probabilities;
+- ``average="logits"``: the softmax of the mean of its views' logits.
+
+Either way the scores are probabilities; top-1 / top-5 accuracy, the mean class accuracy, the confusion matrix and
+the per-class accuracies are computed from them by :mod:`vidact.engine.metrics`.
+
+**Cost.** A video is decoded once: the frames of all its clips are one ``VideoReader.get_frames`` request
+(the dataset's multi-clip sampler), and the views of ``batch_size`` videos go through the model as one batch
+(``batch_size * num_clips * num_crops`` clips) under ``torch.inference_mode``.
+
+**Classes.** A dataset's classes are matched to the model's by name: exactly, else ignoring case and treating
+``_`` as a space (``air_drumming`` is ``air drumming``). A video of a class the model does not know is an error.
+Videos that cannot be decoded are left out and listed in :attr:`EvalResult.failed`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..data.datasets import ClipSampler, VideoClipDataset, build_dataset, collate_clips
+from ..data.datasets.base import FrameCountSampler, class_lookup
+from ..data.transforms import (
+    NORMALIZATIONS,
+    CenterCrop,
+    Compose,
+    Normalize,
+    ShortSideResize,
+    ThreeCrop,
+    ToFloatCTHW,
+)
+from ..errors import ConfigError, DatasetError
+from ..models import ModelCard
+from .checkpoint import load_model
+from .config import DataConfig, EvalConfig
+from .metrics import classification_metrics
+
+__all__ = [
+    "Average",
+    "InputSpec",
+    "SegmentViews",
+    "EvalResult",
+    "average_views",
+    "score_views",
+    "match_classes",
+    "evaluate_model",
+    "evaluate",
+    "write_json",
+]
+
+Average = Literal["softmax", "logits"]
+_AVERAGES = ("softmax", "logits")
+
+
+# -- how a model's input is made -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InputSpec:
+    """How the clips a model sees are made from a video.
+
+    Attributes:
+        clip_len: frames per clip.
+        stride: source frames between consecutive frames of a clip.
+        short_side: frames are resized so that their short side has this many pixels, then cropped.
+        crop_size: side of the square crops the model sees.
+        mean, std: per-channel normalisation of pixels scaled to [0, 1] (a single value applies to every channel).
+        segments: the model was trained on TSN segments (``data.sampler: segments``): a clip is one frame from
+            each of ``clip_len`` equal parts of the video, and ``stride`` does not apply.
+    """
+
+    clip_len: int
+    stride: int
+    short_side: int
+    crop_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    segments: bool = False
+
+    @classmethod
+    def from_card(cls, card: ModelCard) -> InputSpec:
+        """The input of a model's published weights, from its model card.
+
+        Frames, stride and crop size are the card's ``frames``, ``frame_stride`` and ``input_size``. The short
+        side is ``card.extra["short_side"]`` where the card gives it, else ``crop_size * 8 / 7`` rounded (the usual
+        112-from-128 and 224-from-256 ratio). The normalisation is ``extra["mean"]`` / ``extra["std"]``, else the
+        mapping of ``extra["value_range"]`` (I3D's [-1, 1]), else the Kinetics statistics
+        (:data:`~vidact.data.transforms.NORMALIZATIONS` ``"kinetics"``).
+
+        Raises:
+            ConfigError: the model does not take square RGB crops.
+        """
+        channels, _, height, width = card.input_size
+        if channels != 3:
+            raise ConfigError(f"model {card.name!r} takes {channels}-channel input, not RGB frames")
+        if height != width:
+            raise ConfigError(
+                f"model {card.name!r} takes {height}x{width} crops; only square crops are supported"
+            )
+        extra = card.extra
+        if "mean" in extra and "std" in extra:
+            mean, std = tuple(extra["mean"]), tuple(extra["std"])
+        elif "value_range" in extra:  # x in [0, 1] -> low + (high - low) * x, written as (x - mean) / std
+            low, high = extra["value_range"]
+            mean, std = (-low / (high - low),), (1.0 / (high - low),)
+        else:
+            mean, std = NORMALIZATIONS["kinetics"]
+        return cls(
+            clip_len=card.frames,
+            stride=card.frame_stride,
+            short_side=int(extra.get("short_side", round(height * 8 / 7))),
+            crop_size=height,
+            mean=mean,
+            std=std,
+        )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> InputSpec:
+        """The input a model was trained on, from the ``data`` section of its training recipe (a checkpoint's
+        ``config``): ``clip_len``, ``stride``, ``short_side``, ``crop_size``, ``normalize`` (a
+        :data:`~vidact.data.transforms.NORMALIZATIONS` preset, or ``None`` for pixels in [0, 1]) and ``sampler``.
+        A key the recipe lacks has its :class:`~vidact.engine.config.DataConfig` default, as in training.
+
+        Raises:
+            ConfigError: an unknown normalisation preset.
+        """
+        data = {**asdict(DataConfig()), **(config.get("data") or {})}
+        preset = data["normalize"]
+        if preset is None:
+            mean, std = (0.0,), (1.0,)
+        elif preset in NORMALIZATIONS:
+            mean, std = NORMALIZATIONS[preset]
+        else:
+            raise ConfigError(f"unknown normalization {preset!r}; choose from {', '.join(NORMALIZATIONS)}")
+        return cls(
+            clip_len=int(data["clip_len"]),
+            stride=int(data["stride"]),
+            short_side=int(data["short_side"]),
+            crop_size=int(data["crop_size"]),
+            mean=mean,
+            std=std,
+            segments=data["sampler"] == "segments",
+        )
+
+    @property
+    def span(self) -> int:
+        """Source frames one clip of ``clip_len`` frames every ``stride``-th covers, first to last."""
+        return (self.clip_len - 1) * self.stride + 1
+
+    def test_sampler(self, num_clips: int) -> ClipSampler:
+        """The multi-view sampler: ``num_clips`` evenly spaced clips (:class:`SegmentViews` for TSN models)."""
+        if self.segments:
+            return SegmentViews(self.clip_len, num_clips)
+        return ClipSampler.multi_clip(self.clip_len, self.stride, num_clips)
+
+    def transform(self, crop: Literal["center", "three"] = "center") -> Compose:
+        """uint8 clip [T, H, W, 3] -> float32 [3, T, crop, crop] (``"center"``) or [3 crops, 3, T, crop, crop]."""
+        if crop not in ("center", "three"):
+            raise ConfigError(f"unknown crop {crop!r}; choose from 'center', 'three'")
+        if self.crop_size > self.short_side:
+            raise ConfigError(f"crop size {self.crop_size} is larger than short side {self.short_side}")
+        cropper = CenterCrop(self.crop_size) if crop == "center" else ThreeCrop(self.crop_size)
+        return Compose(
+            [ShortSideResize(self.short_side), cropper, ToFloatCTHW(), Normalize(self.mean, self.std)]
+        )
+
+
+@dataclass(frozen=True)
+class SegmentViews(FrameCountSampler):
+    """Multi-view testing of TSN models: ``num_views`` clips of one frame from each of ``num_segments`` equal
+    parts of the video (the parts of :func:`~vidact.data.sampling.segment_indices`). View ``v`` takes the frame at
+    ``(v + 0.5) / num_views`` of every part, so a single view is the parts' centres (the validation sampler) and
+    more views sweep each part evenly. Returns [num_views, num_segments] int64."""
+
+    num_segments: int
+    num_views: int = 1
+
+    def __call__(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
+        part = np.arange(self.num_segments)
+        first = part * num_frames // self.num_segments  # part k is frames [first, next part's first)
+        length = (part + 1) * num_frames // self.num_segments - first
+        fraction = (np.arange(self.num_views)[:, None] + 0.5) / self.num_views
+        offsets = np.floor(fraction * length[None, :]).astype(np.int64)
+        return np.minimum(first + offsets, num_frames - 1)
+
+
+# -- scoring views -------------------------------------------------------------------------------------------
+def average_views(logits: torch.Tensor, average: Average = "softmax") -> torch.Tensor:
+    """Video scores from the logits of its views: [B, V, K] -> probabilities [B, K].
+
+    ``"softmax"``: the mean over views of ``softmax(logits)``; ``"logits"``: ``softmax`` of the mean logits.
+    """
+    if average == "softmax":
+        return logits.float().softmax(dim=-1).mean(dim=1)
+    if average == "logits":
+        return logits.float().mean(dim=1).softmax(dim=-1)
+    raise ConfigError(f"unknown average {average!r}; choose from {', '.join(_AVERAGES)}")
+
+
+def score_views(model: nn.Module, views: torch.Tensor, average: Average = "softmax") -> torch.Tensor:
+    """Score every view of a batch of videos in one forward pass and average them per video.
+
+    Args:
+        views: [B, V, C, T, H, W] (V clips, centre crops) or [B, V, S, C, T, H, W] (V clips x S crops), on the
+            model's device.
+
+    Returns:
+        [B, K] float32 class probabilities (see :func:`average_views`).
+    """
+    if views.ndim not in (6, 7):
+        raise ValueError(
+            f"expected views [B, V, C, T, H, W] or [B, V, S, C, T, H, W], got {tuple(views.shape)}"
+        )
+    batch = views.shape[0]
+    logits = model(views.flatten(0, views.ndim - 5))  # [B * V * S, K]
+    return average_views(logits.reshape(batch, -1, logits.shape[-1]), average)
+
+
+# -- results -------------------------------------------------------------------------------------------------
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` measured.
+
+    Attributes:
+        classes: the model's class names; scores and labels index them.
+        paths: [N] the videos evaluated, in dataset order.
+        labels: [N] int64 true classes.
+        scores: [N, K] float32 class probabilities averaged over the views.
+        metrics: :func:`~vidact.engine.metrics.classification_metrics` of ``scores`` and ``labels``.
+        num_clips, num_crops: views per video.
+        average: how the views were averaged (``"softmax"`` or ``"logits"``).
+        failed: ``(path, reason)`` of the videos left out because they could not be read.
+        checkpoint, data, split: what was evaluated on what, when known.
+    """
+
+    classes: list[str]
+    paths: list[str]
+    labels: np.ndarray
+    scores: np.ndarray
+    metrics: dict[str, Any]
+    num_clips: int
+    num_crops: int
+    average: Average
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    checkpoint: str | None = None
+    data: str | None = None
+    split: str | None = None
+
+    def to_json(self, *, per_video: bool = False, top: int = 5) -> dict[str, Any]:
+        """A JSON-ready dict: the setting, the metrics (per-class accuracy by class name, ``None`` for classes
+        without videos) and, with ``per_video``, every video's label, prediction and ``top`` classes by score."""
+        metrics = dict(self.metrics)
+        metrics["per_class_acc"] = dict(zip(self.classes, metrics["per_class_acc"], strict=True))
+        out: dict[str, Any] = {
+            "checkpoint": self.checkpoint,
+            "data": self.data,
+            "split": self.split,
+            "num_clips": self.num_clips,
+            "num_crops": self.num_crops,
+            "average": self.average,
+            "classes": list(self.classes),
+            "metrics": metrics,
+            "failed": [{"path": p, "reason": r} for p, r in self.failed],
+        }
+        if per_video:
+            k = min(top, len(self.classes))
+            # best first, ties to the higher class index: the order of the metrics (vidact.engine.metrics)
+            ranked = np.argsort(self.scores, axis=1, kind="stable")[:, ::-1][:, :k]
+            out["videos"] = [
+                {
+                    "path": path,
+                    "label": self.classes[label],
+                    "prediction": self.classes[order[0]],
+                    "top": [{"label": self.classes[c], "score": float(row[c])} for c in order],
+                }
+                for path, label, row, order in zip(self.paths, self.labels, self.scores, ranked, strict=True)
+            ]
+        return out
+
+
+def write_json(payload: Any, path: str | os.PathLike) -> None:
+    """Write ``payload`` as JSON to ``path`` atomically: a temporary file beside it, then a rename, so an error or
+    a kill never leaves a half-written file. One entry a line, except lists of numbers or strings, which keep one
+    line each (a 400-class confusion matrix is 400 lines, not 160,000)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = _format_json(payload) + "\n"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _format_json(value: Any, level: int = 0) -> str:
+    outer, inner = "  " * level, "  " * (level + 1)
+    if isinstance(value, Mapping) and value:
+        entries = [f"{inner}{json.dumps(str(k))}: {_format_json(v, level + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(entries) + f"\n{outer}}}"
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (Mapping, list, tuple)) for v in value):
+        entries = [f"{inner}{_format_json(v, level + 1)}" for v in value]
+        return "[\n" + ",\n".join(entries) + f"\n{outer}]"
+    return json.dumps(value)
+
+
+# -- evaluation ----------------------------------------------------------------------------------------------
+def match_classes(
+    dataset_classes: Sequence[str], labels: Sequence[int], model_classes: Sequence[str], where: str
+) -> np.ndarray:
+    """Map dataset labels to the model's class indices by class name.
+
+    Args:
+        dataset_classes: the dataset's class names.
+        labels: the labels that occur in the dataset (classes without videos need no match).
+        model_classes: the model's class names.
+        where: the dataset, for the error message.
+
+    Returns:
+        [len(dataset_classes)] int64: the model's index of every dataset class (-1 for unused classes).
+
+    Raises:
+        DatasetError: a class that occurs is not one of the model's.
+    """
+    lookup = class_lookup(model_classes)
+    mapping = np.full(len(dataset_classes), -1, dtype=np.int64)
+    for label in sorted(set(int(x) for x in labels)):
+        name = dataset_classes[label]
+        index = lookup(name)
+        if index is None:
+            raise DatasetError(
+                f"{where}: class {name!r} is not one of the model's {len(model_classes)} classes "
+                f"(first: {', '.join(map(repr, model_classes[:3]))})"
+            )
+        mapping[label] = index
+    return mapping
+
+
+def evaluate_model(
+    model: nn.Module,
+    dataset: VideoClipDataset,
+    classes: Sequence[str],
+    *,
+    average: Average = "softmax",
+    batch_size: int = 1,
+    workers: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    source: str = "dataset",
+) -> EvalResult:
+    """Score every video of ``dataset`` with ``model`` and compute the metrics.
+
+    Args:
+        model: maps clips [N, C, T, H, W] to logits [N, K]; put in eval mode here.
+        dataset: items whose ``"video"`` is the views of one video, [V, C, T, H, W] (one crop per clip) or
+            [V, S, C, T, H, W] (S crops per clip): a multi-view sampler with an :meth:`InputSpec.transform`.
+        classes: the model's K class names; the dataset's are matched to them by name (:func:`match_classes`).
+        average: ``"softmax"`` or ``"logits"`` (see the module docstring).
+        batch_size: videos per forward pass.
+        workers: DataLoader worker processes decoding videos (0: in this process).
+        device: where the model runs.
+        progress: show a progress bar.
+        source: what the dataset is (its root), for error messages.
+
+    Raises:
+        DatasetError: the dataset has a class the model does not know, or no video could be decoded.
+    """
+    if average not in _AVERAGES:
+        raise ConfigError(f"unknown average {average!r}; choose from {', '.join(_AVERAGES)}")
+    if dataset.classes is None:
+        raise DatasetError(f"{source}: the dataset has no class names to match to the model's")
+    label_map = match_classes(dataset.classes, [label for _, label in dataset.samples], classes, source)
+    device = torch.device(device)
+    model = model.to(device).eval()
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=collate_clips,
+        pin_memory=device.type == "cuda",
+    )
+    paths: list[str] = []
+    labels: list[int] = []
+    scores: list[torch.Tensor] = []
+    failed = dict(dataset.bad_videos)
+    num_clips = num_crops = 0
+    bar = tqdm(total=len(dataset), desc="evaluating", unit="video", disable=not progress)
+    with torch.inference_mode(), bar:
+        for batch in loader:
+            video = batch["video"]  # [B, V, C, T, H, W] or [B, V, S, C, T, H, W]
+            num_clips, num_crops = video.shape[1], (video.shape[2] if video.ndim == 7 else 1)
+            probs = score_views(model, video.to(device, non_blocking=True), average).cpu()
+            for j, meta in enumerate(batch["meta"]):
+                # An item standing in for an unreadable video repeats another sample: drop it, keep the failure.
+                if meta["skipped"]:
+                    failed.update((f.path, f.reason) for f in meta["skipped"])
+                    continue
+                paths.append(meta["path"])
+                labels.append(int(label_map[batch["label"][j]]))
+                scores.append(probs[j])
+            bar.update(len(batch["meta"]))
+    if not paths:
+        raise DatasetError(f"{source}: no video could be decoded")
+    score_array = torch.stack(scores).numpy()
+    label_array = np.asarray(labels, dtype=np.int64)
+    return EvalResult(
+        classes=list(classes),
+        paths=paths,
+        labels=label_array,
+        scores=score_array,
+        metrics=classification_metrics(score_array, label_array, len(classes)),
+        num_clips=num_clips,
+        num_crops=num_crops,
+        average=average,
+        failed=sorted(failed.items()),
+    )
+
+
+def evaluate(
+    run_or_ckpt: str | os.PathLike,
+    data: str | os.PathLike,
+    *,
+    split: str | None = None,
+    kind: str = "folder",
+    annotations: str | os.PathLike | None = None,
+    fold: int = 1,
+    num_clips: int | None = None,
+    num_crops: int | None = None,
+    average: Average = "softmax",
+    batch_size: int | None = None,
+    workers: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> EvalResult:
+    """Evaluate a run (its best checkpoint) or a checkpoint file on one split of a dataset.
+
+    ``split``, ``num_clips``, ``num_crops`` and ``batch_size`` default to the recipe's ``eval`` section
+    (:class:`~vidact.engine.config.EvalConfig`: split ``"test"``, 10 clips x 3 crops, one video per batch).
+
+    Args:
+        run_or_ckpt: a run directory or a vidact checkpoint file.
+        data: the dataset root.
+        split: the split, as :data:`~vidact.data.datasets.DATASET_KINDS` says for ``kind``; for class folders a
+            subfolder of ``data``, or ``""`` when ``data`` itself holds the class folders.
+        kind: the dataset layout (``"folder"``, ``"ucf101"``, ``"kinetics"``, ...; see
+            :func:`~vidact.data.datasets.build_dataset`).
+        annotations: the split file(s), CSV or list file the layout reads.
+        fold: the official split number of UCF-101 and HMDB-51.
+        num_clips, num_crops: views per video (1 or 3 crops).
+        average, batch_size, workers, device, progress: as in :func:`evaluate_model`.
+
+    Raises:
+        CheckpointError: no such run or file, or not a vidact checkpoint.
+        DatasetError, ConfigError: the dataset cannot be read in that layout, or has classes the model lacks.
+    """
+    model, info = load_model(run_or_ckpt)
+    spec = InputSpec.from_config(info.config)
+    recipe = {**asdict(EvalConfig()), **(info.config.get("eval") or {})}
+    split = recipe["split"] if split is None else split
+    num_clips = recipe["num_clips"] if num_clips is None else num_clips
+    num_crops = recipe["num_crops"] if num_crops is None else num_crops
+    if num_crops not in (1, 3):
+        raise ConfigError(f"the number of crops must be 1 or 3, got {num_crops}")
+    if num_clips < 1:
+        raise ConfigError(f"the number of clips must be at least 1, got {num_clips}")
+    dataset = build_dataset(
+        kind,
+        data,
+        split or None,
+        sampler=spec.test_sampler(num_clips),
+        annotations=annotations,
+        fold=fold,
+        transform=spec.transform("center" if num_crops == 1 else "three"),
+        short_side=spec.short_side,
+    )
+    result = evaluate_model(
+        model,
+        dataset,
+        info.classes,
+        average=average,
+        batch_size=recipe["batch_size"] if batch_size is None else batch_size,
+        workers=workers,
+        device=device,
+        progress=progress,
+        source=os.fspath(data),
+    )
+    result.checkpoint, result.data, result.split = str(info.path), os.fspath(data), split or None
+    return result

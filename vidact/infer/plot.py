@@ -1,0 +1,63 @@
+"""Charts of a :class:`~vidact.infer.predict.Prediction` over time (``vidact predict --plot``).
+
+    >>> plot_timeline(prediction, "timeline.png", top=5)
+
+For a per-frame model the chart is the "flicker" chart: the probabilities of the video's top classes frame by
+frame, which shows how much a model that looks at one frame at a time changes its mind. For a clip model it is
+the probabilities of those classes window by window, each point at its window's centre. Figures are drawn with
+matplotlib's Agg renderer (no display, no pyplot state) and written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from .predict import Prediction
+
+__all__ = ["plot_timeline"]
+
+
+def plot_timeline(prediction: Prediction, path: str | os.PathLike, top: int = 5) -> None:
+    """Draw the top ``top`` classes' probabilities over time and save the chart as a PNG at ``path``.
+
+    Per-frame probabilities (``prediction.frame_scores``) when the prediction has them, else per-window ones.
+    """
+    classes = prediction.top(top)
+    indices = [prediction.classes.index(label) for label, _ in classes]
+    if prediction.frame_scores is not None and prediction.frame_times is not None:
+        times, scores = prediction.frame_times, prediction.frame_scores
+        title, marker = "per-frame class probabilities", None
+    else:
+        times, scores = prediction.windows.mean(axis=1), prediction.window_scores
+        title, marker = "per-window class probabilities (at window centres)", "o"
+    figure = Figure(figsize=(10, 4), layout="constrained")
+    axes = figure.add_subplot()
+    for (label, score), k in zip(classes, indices, strict=True):
+        axes.plot(
+            times, scores[:, k], marker=marker, markersize=3, linewidth=1.2, label=f"{label} ({score:.2f})"
+        )
+    axes.set(
+        xlabel="time (s)", ylabel="probability", ylim=(0.0, 1.0), xlim=(0.0, float(prediction.windows[-1, 1]))
+    )
+    axes.set_title(f"{Path(prediction.video).name}: {title}", loc="left")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="video top classes", fontsize="small")
+    _save_png(figure, Path(path))
+
+
+def _save_png(figure: Figure, path: Path) -> None:
+    """``figure.savefig`` to a temporary file beside ``path``, then a rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            figure.savefig(f, format="png", dpi=100)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
