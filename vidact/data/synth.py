@@ -66,9 +66,15 @@ __all__ = [
 Kind = Literal["temporal", "scene"]
 
 #: Time-reversed pairs: ``pair -> (class, partner)``; a clip of ``partner`` is a clip of ``class`` played
-#: backwards. ``gesture``: a stick figure's forearm snaps towards the body and drifts back out (beckoning) or
-#: snaps away and drifts back in (shooing). ``lift``: a hand comes down, grips a cup and lifts it off a table.
+#: backwards. ``raise``: a stick figure raises a hand from its side to above its head (played backwards: lowers
+#: it). ``gesture``: a stick figure's forearm snaps towards the body and drifts back out (beckoning) or snaps
+#: away and drifts back in (shooing). ``lift``: a hand comes down, grips a cup and lifts it off a table.
+#:
+#: Waving and pointing, the textbook pair, cannot be a time-reversed pair (a wave played backwards is still a
+#: wave), so ``raise`` and ``gesture`` are the stick-figure pairs. ``gesture`` and ``rotate`` are the hard ones:
+#: their direction lives in a speed profile (a fast snap, a slow drift) or in a curl, not in where things go.
 TEMPORAL_PAIRS: dict[str, tuple[str, str]] = {
+    "raise": ("raising_hand", "lowering_hand"),
     "gesture": ("beckoning", "shooing"),
     "slide": ("moving_left_to_right", "moving_right_to_left"),
     "lid": ("opening_lid", "closing_lid"),
@@ -440,18 +446,18 @@ def _random_token(rng: np.random.Generator, reference: np.ndarray) -> tuple[int,
 
 def _draw_gesture(rng: np.random.Generator, video: np.ndarray, reference: np.ndarray) -> None:
     """Beckoning: a stick figure seen from the side holds an arm out; the forearm snaps up towards the body in
-    a quarter of each cycle and drifts back out in the rest. Played backwards it snaps away: shooing."""
+    a fifth of each cycle and drifts back out in the rest. Played backwards it snaps away: shooing."""
     frames, h, w, _ = video.shape
-    height = rng.uniform(0.55, 0.8) * min(h, w)
+    height = rng.uniform(0.65, 0.85) * min(h, w)
     facing = rng.choice([-1.0, 1.0])
     x = rng.uniform(0.3, 0.7) * w
     feet = rng.uniform(min(height + 0.03 * h, 0.97 * h), 0.97 * h)
     color = _contrasting_color(rng, reference)
-    thickness = max(1, round(0.035 * height))
+    thickness = max(1, round(0.05 * height))
     hip, shoulder = np.array([x, feet - 0.45 * height]), np.array([x, feet - 0.8 * height])
     lift = np.deg2rad(rng.uniform(-15, 20))
     elbow = shoulder + 0.22 * height * np.array([facing * np.cos(lift), -np.sin(lift)])
-    period, snap = rng.uniform(5, 9), rng.uniform(0.2, 0.3)
+    period, snap = rng.uniform(6, 10), rng.uniform(0.15, 0.25)
     phase = np.mod(rng.uniform(0, 1) + np.arange(frames) / period, 1.0)
     bend = np.where(phase < snap, _smoothstep(phase / snap), 1 - _smoothstep((phase - snap) / (1 - snap)))
     for frame, b in zip(video, bend, strict=True):
@@ -464,9 +470,41 @@ def _draw_gesture(rng: np.random.Generator, video: np.ndarray, reference: np.nda
         )
         _segment(frame, shoulder, elbow, color, thickness)
         direction = lift + np.deg2rad(130) * b
-        hand = elbow + 0.18 * height * np.array([facing * np.cos(direction), -np.sin(direction)])
+        hand = elbow + 0.24 * height * np.array([facing * np.cos(direction), -np.sin(direction)])
         _segment(frame, elbow, hand, color, thickness)
         _disc(frame, tuple(hand), 0.04 * height, color)
+
+
+def _draw_stick_figure(
+    frame: np.ndarray, x: float, feet: float, height: float, color: Color, thickness: int, facing: float
+) -> tuple[np.ndarray, float]:
+    """Legs, body, head and the resting arm of a stick figure; returns its shoulder and arm length."""
+    hip, shoulder = np.array([x, feet - 0.45 * height]), np.array([x, feet - 0.8 * height])
+    for foot in (-0.12, 0.12):
+        _segment(frame, hip, np.array([x + foot * height, feet]), color, thickness)
+    _segment(frame, hip, shoulder, color, thickness)
+    _disc(frame, (x, feet - 0.91 * height), 0.09 * height, color)
+    _segment(frame, shoulder, np.array([x - facing * 0.05 * height, feet - 0.5 * height]), color, thickness)
+    return shoulder, 0.42 * height
+
+
+def _draw_raise(rng: np.random.Generator, video: np.ndarray, reference: np.ndarray) -> None:
+    """Raising a hand: a stick figure swings one straight arm from its side up to above its head, once, at a
+    random moment and speed. Played backwards it lowers the hand."""
+    frames, h, w, _ = video.shape
+    height = rng.uniform(0.65, 0.85) * min(h, w)
+    facing = rng.choice([-1.0, 1.0])
+    x = rng.uniform(0.3, 0.7) * w
+    feet = rng.uniform(min(height + 0.03 * h, 0.97 * h), 0.97 * h)
+    color = _contrasting_color(rng, reference)
+    thickness = max(1, round(0.05 * height))
+    low, high = np.deg2rad(rng.uniform(-80, -60)), np.deg2rad(rng.uniform(100, 130))
+    for frame, p in zip(video, _progress(rng, frames), strict=True):
+        shoulder, arm = _draw_stick_figure(frame, x, feet, height, color, thickness, facing)
+        angle = low + (high - low) * p  # measured from the horizontal, facing forward, counter-clockwise up
+        hand = shoulder + arm * np.array([facing * np.cos(angle), -np.sin(angle)])
+        _segment(frame, shoulder, hand, color, thickness)
+        _disc(frame, tuple(hand), 0.05 * height, color)
 
 
 def _draw_slide(rng: np.random.Generator, video: np.ndarray, reference: np.ndarray) -> None:
@@ -515,7 +553,8 @@ def _draw_approach(rng: np.random.Generator, video: np.ndarray, reference: np.nd
 
 
 def _draw_rotate(rng: np.random.Generator, video: np.ndarray, reference: np.ndarray) -> None:
-    """An irregular star with one marked tip turning clockwise on screen by 15-35 degrees a frame."""
+    """An irregular star with one marked tip turning clockwise on screen by 8-18 degrees a frame (slow enough
+    that the turn cannot be mistaken for the opposite one, even for a star with 8 nearly even points)."""
     frames, h, w, _ = video.shape
     radius = rng.uniform(0.18, 0.3) * min(h, w)
     center = (rng.uniform(0.35, 0.65) * w, rng.uniform(0.35, 0.65) * h)
@@ -525,7 +564,7 @@ def _draw_rotate(rng: np.random.Generator, video: np.ndarray, reference: np.ndar
     lengths[0] = radius
     color = _contrasting_color(rng, reference)
     marker = _contrasting_color(rng, np.asarray(color), 90.0)
-    turns = rng.uniform(0, 2 * np.pi) + np.deg2rad(rng.uniform(15, 35)) * np.arange(frames)
+    turns = rng.uniform(0, 2 * np.pi) + np.deg2rad(rng.uniform(8, 18)) * np.arange(frames)
     for frame, turn in zip(video, turns, strict=True):
         theta = turn + offsets  # image y points down, so a growing angle turns clockwise on screen
         points = np.stack([center[0] + lengths * np.cos(theta), center[1] + lengths * np.sin(theta)], axis=1)
@@ -568,6 +607,7 @@ def _draw_lift(rng: np.random.Generator, video: np.ndarray, reference: np.ndarra
 
 
 _ACTORS: dict[str, Callable[[np.random.Generator, np.ndarray, np.ndarray], None]] = {
+    "raise": _draw_raise,
     "gesture": _draw_gesture,
     "slide": _draw_slide,
     "lid": _draw_lid,

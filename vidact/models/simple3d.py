@@ -1,18 +1,20 @@
-"""Simple3D: a small (2+1)D CNN, the first model here that sees time.
+"""Simple3D: a small 3D CNN, the first model here that sees time.
 
-    clip [B, 3, T, H, W] -> 4 stages of (2+1)D units -> global average pool -> dropout -> linear -> [B, K]
+    clip [B, 3, T, H, W] -> 4 stages of 3D conv units -> global average pool -> dropout -> linear -> [B, K]
 
-Each unit factorises a 3x3x3 convolution R(2+1)D-style into a spatial 1x3x3 convolution and a temporal 3x1x1
-convolution, each followed by batch norm and ReLU. Every stage halves the height and width; only the last two
-stages also halve time, so the early, high-resolution layers still compare neighbouring frames. Because every
-stage has temporal kernels, a clip and the same clip played backwards give different features: unlike the
-per-frame baseline (:mod:`vidact.models.per_frame`), it can tell left-to-right motion from right-to-left.
+Two unit types: ``"3d"`` (the default) is a joint 3x3x3 convolution as in C3D; ``"2plus1d"`` factorises it
+R(2+1)D-style into a spatial 1x3x3 and a temporal 3x1x1 convolution. Each is followed by batch norm and ReLU.
+Every stage halves the height and width; only the last two stages also halve time, so the early,
+high-resolution layers still compare neighbouring frames. Because every stage has temporal kernels, a clip and
+the same clip played backwards give different features: unlike the per-frame baseline
+(:mod:`vidact.models.per_frame`), it can tell left-to-right motion from right-to-left.
 
-The default widths 32-64-128-256 with one unit per stage keep it small enough to train from scratch on a CPU.
-The intended input is [B, 3, 16, 112, 112]: 0.75 M parameters, 1.05 GMACs per clip, and about 0.25-0.5 s of
-forward+backward per clip on two busy CPU cores (batch 8). For quick CPU demos, 16x64x64 costs 0.34 GMACs and
-about 0.1 s per clip. It is a teaching model for small synthetic or hand-collected data sets, not a competitor
-to Kinetics-pretrained networks.
+Why joint by default: on vidact's synthetic time-reversal set (``vidact synth``, 10 classes, 150 training
+clips each, 16x32x32) the joint net reached 95% test top-1 after 1000 AdamW steps of batch 16 (92 s on 2 CPU
+cores), the (2+1)D one 76-80% in the same number of steps (41-74 s). The defaults (widths 16-32-64-128, two
+units per stage) have 0.93 M parameters and cost 0.11 GMACs per 16x32x32 clip, 1.32 GMACs at 16x112x112. It is
+a teaching model for small synthetic or hand-collected data sets, not a competitor to Kinetics-pretrained
+networks.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from .registry import ModelCard, register_model
 
-__all__ = ["Conv2Plus1dUnit", "Simple3D", "simple3d"]
+__all__ = ["Conv3dUnit", "Conv2Plus1dUnit", "Simple3D", "simple3d"]
 
 
 class Conv2Plus1dUnit(nn.Sequential):
@@ -65,13 +67,42 @@ class Conv2Plus1dUnit(nn.Sequential):
         )
 
 
+class Conv3dUnit(nn.Sequential):
+    """A joint 3x3x3 conv (C3D-style), BN, ReLU: [B, C_in, T, H, W] -> [B, C_out, T', H', W'].
+
+    Args:
+        spatial_stride: stride over height and width (H' = ceil(H / spatial_stride)).
+        temporal_stride: stride over time (T' = ceil(T / temporal_stride)).
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, *, spatial_stride: int = 1, temporal_stride: int = 1
+    ) -> None:
+        super().__init__(
+            nn.Conv3d(
+                in_channels,
+                out_channels,
+                kernel_size=3,
+                stride=(temporal_stride, spatial_stride, spatial_stride),
+                padding=1,
+                bias=False,
+            ),
+            nn.BatchNorm3d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+_UNITS = {"3d": Conv3dUnit, "2plus1d": Conv2Plus1dUnit}
+
+
 class Simple3D(nn.Module):
-    """A small (2+1)D CNN: clips [B, 3, T, H, W] -> logits [B, num_classes].
+    """A small 3D CNN: clips [B, 3, T, H, W] -> logits [B, num_classes].
 
     Args:
         num_classes: number of classes K.
         widths: output channels of each stage; each stage halves H and W, the last two also halve T.
-        units_per_stage: (2+1)D units per stage; the first one of each stage downsamples.
+        units_per_stage: units per stage; the first one of each stage downsamples.
+        block: ``"3d"`` (joint 3x3x3 convolutions, C3D-style) or ``"2plus1d"`` (R(2+1)D-style 1x3x3 then 3x1x1).
         dropout: dropout on the pooled features before the classifier.
     """
 
@@ -79,9 +110,10 @@ class Simple3D(nn.Module):
         self,
         num_classes: int,
         *,
-        widths: Sequence[int] = (32, 64, 128, 256),
-        units_per_stage: int = 1,
-        dropout: float = 0.5,
+        widths: Sequence[int] = (16, 32, 64, 128),
+        units_per_stage: int = 2,
+        block: str = "3d",
+        dropout: float = 0.2,
     ) -> None:
         super().__init__()
         if len(widths) < 2 or units_per_stage < 1:
@@ -89,14 +121,18 @@ class Simple3D(nn.Module):
                 f"simple3d: needs at least 2 stages and 1 unit per stage, got widths={tuple(widths)}, "
                 f"units_per_stage={units_per_stage}"
             )
+        if block not in _UNITS:
+            raise ConfigError(f"simple3d: block must be one of {sorted(_UNITS)}, got {block!r}")
+        unit = _UNITS[block]
         stages = []
         in_channels = 3
         for index, width in enumerate(widths):
             temporal_stride = 2 if index >= len(widths) - 2 else 1
-            units = [Conv2Plus1dUnit(in_channels, width, spatial_stride=2, temporal_stride=temporal_stride)]
-            units += [Conv2Plus1dUnit(width, width) for _ in range(units_per_stage - 1)]
+            units = [unit(in_channels, width, spatial_stride=2, temporal_stride=temporal_stride)]
+            units += [unit(width, width) for _ in range(units_per_stage - 1)]
             stages.append(nn.Sequential(*units))
             in_channels = width
+        self.block = block
         self.stages = nn.Sequential(*stages)
         self.feature_dim = widths[-1]
         self.pool = nn.AdaptiveAvgPool3d(1)
@@ -127,23 +163,26 @@ class Simple3D(nn.Module):
         family="simple3d",
         input_size=(3, 16, 112, 112),
         frames=16,
-        frame_stride=2,
-        params=753_776,
-        gmacs=1.045,
-        paper="Tran et al., A Closer Look at Spatiotemporal Convolutions for Action Recognition, CVPR 2018 "
-        "(arXiv:1711.11248), for the (2+1)D factorisation",
-        notes="Trained from scratch; no published weights. MACs at batch 1, input (3, 16, 112, 112).",
+        frame_stride=1,
+        params=931_680,
+        gmacs=1.322,
+        paper="Tran et al., Learning Spatiotemporal Features with 3D Convolutional Networks, ICCV 2015 "
+        "(C3D, joint 3x3x3 kernels); Tran et al., A Closer Look at Spatiotemporal Convolutions for Action "
+        "Recognition, CVPR 2018 (the (2+1)D option)",
+        notes="Trained from scratch; no published weights. MACs at batch 1, input (3, 16, 112, 112); "
+        "0.108 GMACs at 16x32x32, the synthetic demo's input.",
     )
 )
 def simple3d(
     *,
     num_classes: int = 400,
-    widths: Sequence[int] = (32, 64, 128, 256),
-    units_per_stage: int = 1,
-    dropout: float = 0.5,
+    widths: Sequence[int] = (16, 32, 64, 128),
+    units_per_stage: int = 2,
+    block: str = "3d",
+    dropout: float = 0.2,
 ) -> Simple3D:
     """Simple3D (see :class:`Simple3D`): clips [B, 3, T, H, W] -> logits [B, num_classes].
 
-    The intended input is 16x112x112 (16x64x64 for quick CPU demos).
+    Meant for small inputs: 16 frames at 32x32 to 112x112.
     """
-    return Simple3D(num_classes, widths=widths, units_per_stage=units_per_stage, dropout=dropout)
+    return Simple3D(num_classes, widths=widths, units_per_stage=units_per_stage, block=block, dropout=dropout)
