@@ -37,6 +37,8 @@ test-all: test test-slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/decode.py
+	$(BIN)/python benchmarks/models.py
+	$(BIN)/python benchmarks/ablation.py
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check vidact tests benchmarks

@@ -186,6 +186,18 @@ def test_ablation_2plus1d_has_about_the_parameters_of_joint() -> None:
     assert count_params(factorised) / count_params(joint) == pytest.approx(1.0, abs=0.07)
 
 
+def test_ablation_base_width_scales_every_stage() -> None:
+    with torch.device("meta"):
+        narrow = resnet18_3d("joint", num_classes=10, base_width=16)
+        full = resnet18_3d("joint", num_classes=10)
+    widths = [layer[0].bn2.num_features for layer in (narrow.layer1, narrow.layer2, narrow.layer3, narrow.layer4)]
+    assert widths == [16, 32, 64, 128] and narrow.fc.in_features == 128
+    # 3D convolutions dominate: a quarter of the width is about a sixteenth of the parameters
+    assert count_params(full) / count_params(narrow) == pytest.approx(16, rel=0.05)
+    logits = narrow.to_empty(device="cpu")(torch.randn(2, 3, 4, 32, 32))
+    assert logits.shape == (2, 10)
+
+
 def test_unknown_ablation_kernel_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unknown kernel 'diagonal'"):
         resnet18_3d("diagonal")  # type: ignore[arg-type]

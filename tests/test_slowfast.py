@@ -388,3 +388,45 @@ def test_channels_last_3d_and_bf16_autocast():
         loss = nn.functional.cross_entropy(model(clip), torch.tensor([1, 3]))
     loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_predict_with_a_pyslowfast_checkpoint(tmp_path, capsys):
+    """`vidact predict VIDEO --model slowfast_r50 --weights FILE`: a PySlowFast checkpoint (full R50, 400
+    classes) gives the scores of the model it was saved from, on the published test input (32 frames every 2nd,
+    short side 256, 256x256 crop, mean 0.45 / std 0.225)."""
+    import json
+
+    import numpy as np
+
+    from vidact.cli import main
+    from vidact.infer.predict import load_predictor, predict_video
+    from vidact.io.writer import write_video
+
+    torch.manual_seed(0)
+    source = randomize_batchnorm(build_model("slowfast_r50")).eval()
+    checkpoint = tmp_path / "SLOWFAST_8x8_R50.pkl.pyth"
+    save_pyslowfast_checkpoint(checkpoint, pyslowfast_state_dict(source))
+    native = tmp_path / "native.pt"
+    torch.save(source.state_dict(), native)
+    video = tmp_path / "two_seconds.mp4"
+    write_video(video, np.random.default_rng(0).integers(0, 256, (60, 144, 192, 3), dtype=np.uint8), 30.0)
+    labels = tmp_path / "kinetics_400.txt"
+    labels.write_text("".join(f"action {i}\n" for i in range(400)))
+
+    out = tmp_path / "prediction.json"
+    with pytest.raises(SystemExit) as exit_info:
+        main([
+            "predict", str(video), "--model", "slowfast_r50", "--weights", str(checkpoint),
+            "--weights-layout", "pyslowfast", "--labels", str(labels), "--window", "4", "--json", str(out),
+        ])
+    assert exit_info.value.code == 0, capsys.readouterr().err
+    got = json.loads(out.read_text())
+
+    reference = load_predictor("slowfast_r50", weights=native, weights_layout="vidact", labels=labels)
+    spec = reference.spec
+    assert (spec.clip_len, spec.stride, spec.short_side, spec.crop_size) == (32, 2, 256, 256)
+    assert spec.mean == pytest.approx((0.45,) * 3) and spec.std == pytest.approx((0.225,) * 3)
+    expected = predict_video(reference, video, window=4.0)
+    assert [t["label"] for t in got["top"]] == [label for label, _ in expected.top(len(got["top"]))]
+    for entry, (_, score) in zip(got["top"], expected.top(len(got["top"])), strict=True):
+        assert entry["score"] == pytest.approx(score, rel=1e-4)

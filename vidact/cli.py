@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -98,8 +98,8 @@ def synth(
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same videos.")] = 0,
     noise: Annotated[float, typer.Option(help="Pixel noise standard deviation (fraction of 255).")] = 0.02,
     distractors: Annotated[int, typer.Option(help="Moving distractor objects per video.")] = 2,
-    pairs: Annotated[Optional[list[str]], typer.Option("--pair", help="Temporal pairs to include (repeatable).")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Processes (default: one per core).")] = None,
+    pairs: Annotated[list[str] | None, typer.Option("--pair", help="Temporal pairs to include (repeatable).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Processes (default: one per core).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a folder written by an earlier `vidact synth`.")] = False,
 ) -> None:
     """Write a synthetic action dataset (root/<split>/<class>/*.mp4) that per-frame models cannot solve
@@ -125,7 +125,7 @@ def synth(
 
 @app.command("models")
 def models_cmd(
-    pattern: Annotated[Optional[str], typer.Argument(help="Shell glob on the model name, e.g. '*slowfast*'.")] = None,
+    pattern: Annotated[str | None, typer.Argument(help="Shell glob on the model name, e.g. '*slowfast*'.")] = None,
 ) -> None:
     """List the registered models with their model cards (input, parameters, GMACs, loadable weights)."""
     from .models import list_models, model_card
@@ -156,30 +156,30 @@ def eval_cmd(
     run: Annotated[Path, typer.Argument(help="A run directory (its best checkpoint) or a checkpoint file.")],
     data: Annotated[Path, typer.Argument(help="The dataset root.")],
     split: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="Split (class folders: a subfolder of DATA, '' for DATA itself). Default: the recipe's."),
     ] = None,
     kind: Annotated[
         str, typer.Option(help="Dataset layout: folder, ucf101, hmdb51, kinetics, ssv2 or list.")
     ] = "folder",
     annotations: Annotated[
-        Optional[Path], typer.Option(help="Split file(s), CSV or list file of the layout.")
+        Path | None, typer.Option(help="Split file(s), CSV or list file of the layout.")
     ] = None,
     fold: Annotated[int, typer.Option(help="Official split number (UCF-101, HMDB-51).")] = 1,
-    clips: Annotated[Optional[int], typer.Option(help="Temporal clips per video. Default: the recipe's.")] = None,
+    clips: Annotated[int | None, typer.Option(help="Temporal clips per video. Default: the recipe's.")] = None,
     crops: Annotated[
-        Optional[int], typer.Option(help="Spatial crops per clip, 1 or 3. Default: the recipe's.")
+        int | None, typer.Option(help="Spatial crops per clip, 1 or 3. Default: the recipe's.")
     ] = None,
     average: Annotated[
         str, typer.Option(help="softmax: mean of the views' probabilities; logits: softmax of their mean logits.")
     ] = "softmax",
     batch_size: Annotated[
-        Optional[int], typer.Option(help="Videos per forward pass. Default: the recipe's.")
+        int | None, typer.Option(help="Videos per forward pass. Default: the recipe's.")
     ] = None,
     workers: Annotated[int, typer.Option(help="Processes decoding videos (0: in the main process).")] = 0,
     device: Annotated[str, typer.Option(help="Where the model runs: cpu, cuda, cuda:1, mps.")] = "cpu",
     json_out: Annotated[
-        Optional[Path], typer.Option("--json", help="Write the setting and the metrics as JSON here.")
+        Path | None, typer.Option("--json", help="Write the setting and the metrics as JSON here.")
     ] = None,
     per_video: Annotated[bool, typer.Option(help="Add every video's prediction to the JSON.")] = False,
 ) -> None:
@@ -227,26 +227,26 @@ def predict(
         str, typer.Option(help="A run directory or checkpoint; or a registered model name with --weights.")
     ],
     weights: Annotated[
-        Optional[Path], typer.Option(help="Published weights of the --model name (a state_dict file).")
+        Path | None, typer.Option(help="Published weights of the --model name (a state_dict file).")
     ] = None,
     weights_layout: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="Key layout of --weights: torchvision, pytorchvideo, pyslowfast or vidact."),
     ] = None,
     labels: Annotated[
-        Optional[Path], typer.Option(help="Class names of --weights, one a line (default: class_0, ...).")
+        Path | None, typer.Option(help="Class names of --weights, one a line (default: class_0, ...).")
     ] = None,
     window: Annotated[float, typer.Option(help="Timeline window length, seconds.")] = 2.0,
     stride: Annotated[float, typer.Option(help="Seconds between window starts.")] = 1.0,
     sampling: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="A window's clip: stride (the model's frame rate) or uniform (spread over the window)."),
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="Labels to show per window and for the whole video.")] = 5,
     json_out: Annotated[
-        Optional[Path], typer.Option("--json", help="Write the labels and the timeline as JSON here.")
+        Path | None, typer.Option("--json", help="Write the labels and the timeline as JSON here.")
     ] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Chart the top classes' scores over time (PNG).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Chart the top classes' scores over time (PNG).")] = None,
     device: Annotated[str, typer.Option(help="Where the model runs: cpu, cuda, cuda:1, mps.")] = "cpu",
 ) -> None:
     """Top labels of a video and a timeline of sliding windows; the video's scores are the windows' mean."""
@@ -287,11 +287,11 @@ def predict(
 def train(
     recipe: Annotated[Path, typer.Argument(help="The recipe, a YAML file (configs/*.yaml).")],
     overrides: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Argument(help="section.key=value overrides, the value parsed as YAML (data.root=PATH train.lr=0.1)."),
     ] = None,
     out: Annotated[
-        Optional[Path], typer.Option(help="Run directory. Default: runs/<recipe name>-<date>-<time>.")
+        Path | None, typer.Option(help="Run directory. Default: runs/<recipe name>-<date>-<time>.")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoints/last.ckpt.")] = False,
     progress: Annotated[bool, typer.Option(help="Progress bars (only when stderr is a terminal).")] = True,
@@ -331,7 +331,7 @@ def demo(
     console.print(f"wrote {out / 'results.json'} and {out / 'report.html'} ({results['_about']['seconds']:.0f} s)")
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``vidact`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args

@@ -265,7 +265,7 @@ def _pair_metrics(ev: Any, partners: dict[str, str]) -> dict[str, float]:
     pred = np.asarray(ev.scores).argmax(axis=1)
     labels = np.asarray(ev.labels)
     pair_of = {c: frozenset((c, partners[c])) for c in classes if c in partners}
-    in_pair = np.array([classes[p] in pair_of[classes[y]] for p, y in zip(pred, labels)])
+    in_pair = np.array([classes[p] in pair_of[classes[y]] for p, y in zip(pred, labels, strict=True)])
     correct = pred == labels
     return {
         "pair_acc": float(in_pair.mean()),

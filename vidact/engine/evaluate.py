@@ -499,6 +499,7 @@ def evaluate(
         fold=fold,
         transform=spec.transform("center" if num_crops == 1 else "three"),
         short_side=spec.short_side,
+        progress=progress,
     )
     result = evaluate_model(
         model,

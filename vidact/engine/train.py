@@ -298,13 +298,16 @@ def _samplers(data: DataConfig) -> tuple[ClipSampler, ClipSampler]:
 
 
 def _datasets(
-    data: DataConfig, seed: int, validate: bool
+    data: DataConfig, seed: int, validate: bool, progress: bool = True
 ) -> tuple[VideoClipDataset, VideoClipDataset | None]:
     """The training dataset, and the validation one (same classes) when ``validate``."""
     if not data.root:
         raise ConfigError("data.root is not set: give the folder of the videos (data.root=PATH)")
     train_sampler, val_sampler = _samplers(data)
-    options = {"short_side": data.short_side, "on_error": data.on_error, "seed": seed, "fold": data.fold}
+    options = {
+        "short_side": data.short_side, "on_error": data.on_error, "seed": seed, "fold": data.fold,
+        "progress": progress,
+    }
     train_set = build_dataset(
         data.kind,
         data.root,
@@ -361,18 +364,12 @@ def _build_model(model: ModelConfig, num_classes: int) -> nn.Module:
 
 def _pretrained_converter(model: ModelConfig) -> Callable[[StateDict], StateDict] | None:
     """The converter of ``model.pretrained_layout`` to the model family's key names (``None``: vidact's)."""
-    if model.pretrained_layout == "vidact":
-        return None
-    from ..infer.predict import CONVERTERS
+    from ..models.converters import get_converter
 
-    family = model_card(model.name).family
-    converter = CONVERTERS.get((family, model.pretrained_layout))
-    if converter is None:
-        raise ConfigError(
-            f"model.pretrained_layout: no converter for {model.pretrained_layout} weights of {family} models "
-            f"({model.name})"
-        )
-    return converter
+    try:
+        return get_converter(model_card(model.name).family, model.pretrained_layout, model=model.name)
+    except ConfigError as e:
+        raise ConfigError(f"model.pretrained_layout: {e}") from None
 
 
 def _state_checksum(model: nn.Module) -> str:
@@ -439,7 +436,7 @@ class _Run:
         validate = train_cfg.val_every > 0
         # Rank 0 probes the videos and writes the metadata cache first; the other processes then read it.
         with fabric.rank_zero_first():
-            self.train_set, self.val_set = _datasets(cfg.data, train_cfg.seed, validate)
+            self.train_set, self.val_set = _datasets(cfg.data, train_cfg.seed, validate, self.show_bars)
         self.classes = list(self.train_set.classes)
         self.num_classes = len(self.classes)
 

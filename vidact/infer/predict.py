@@ -9,7 +9,7 @@
 **Models.** A vidact run or checkpoint brings its classes and its training recipe's input (clip length, stride,
 sizes, normalisation). Published weights go with a registered model name: the model is built with its card's
 number of classes (class names from a label file, else ``class_0`` ...), the weights are converted from their
-layout (:data:`CONVERTERS`), and the input follows the model card (:meth:`InputSpec.from_card`).
+layout (:data:`vidact.models.converters.CONVERTERS`), and the input follows the model card (:meth:`InputSpec.from_card`).
 
 **Timeline.** Windows of ``window`` seconds start every ``stride`` seconds from 0, as many as fit in the video; if
 frames remain after the last one, one more window ends at the video's end, so every frame is in some window. A
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -52,15 +52,15 @@ from ..engine.checkpoint import load_model
 from ..engine.evaluate import InputSpec, write_json
 from ..errors import ConfigError, VideoError
 from ..io import VideoReader
-from ..models import build_model, get_builder, list_models, model_card, resnet3d, slowfast
+from ..models import build_model, get_builder, list_models, model_card
+from ..models.converters import WEIGHT_LAYOUTS, get_converter
 from ..models.per_frame import PerFrameClassifier, frame_consensus
 from ..models.registry import ModelCard
-from ..models.weights import StateDict, load_weights
+from ..models.weights import load_weights
 
 __all__ = [
     "Sampling",
     "WEIGHT_LAYOUTS",
-    "CONVERTERS",
     "Predictor",
     "Prediction",
     "load_predictor",
@@ -71,17 +71,6 @@ __all__ = [
 ]
 
 Sampling = Literal["stride", "uniform"]
-
-#: The state_dict layouts ``--weights-layout`` accepts; ``"vidact"`` is vidact's own key names (no conversion).
-WEIGHT_LAYOUTS = ("torchvision", "pytorchvideo", "pyslowfast", "vidact")
-
-#: (model family, weights layout) -> the converter of that layout's keys to the family's.
-CONVERTERS: dict[tuple[str, str], Callable[[StateDict], StateDict]] = {
-    ("resnet3d", "torchvision"): resnet3d.convert_torchvision_state_dict,
-    ("resnet3d", "pytorchvideo"): resnet3d.convert_pytorchvideo_state_dict,
-    ("slowfast", "pytorchvideo"): slowfast.convert_pytorchvideo_state_dict,
-    ("slowfast", "pyslowfast"): slowfast.convert_pyslowfast_state_dict,
-}
 
 _TIME_EPS = 1e-6  # seconds: presentation times within this of a window's edge count as on the edge
 
@@ -148,16 +137,7 @@ def load_predictor(
     if card is None:
         raise ConfigError(f"model {name!r} has no model card, so its input and classes are unknown")
     layout = weights_layout or _default_layout(card)
-    if layout not in WEIGHT_LAYOUTS:
-        raise ConfigError(f"unknown weights layout {layout!r}; choose from {', '.join(WEIGHT_LAYOUTS)}")
-    converter = None
-    if layout != "vidact":
-        converter = CONVERTERS.get((card.family, layout))
-        if converter is None:
-            known = [lay for fam, lay in CONVERTERS if fam == card.family] + ["vidact"]
-            raise ConfigError(
-                f"no converter for {layout} weights of {card.family} models ({name}); choose from {', '.join(known)}"
-            )
+    converter = get_converter(card.family, layout, model=name)
     num_classes = card.default_num_classes
     if labels is not None:
         classes = read_class_names(labels)

@@ -143,7 +143,7 @@ def _probe(path: str, container, stream) -> VideoMetadata:
     has_pts = all(p is not None for p in pts_list) and len(set(pts_list)) == n
     decode_order = fmt.split(",")[0] in _COUNTED_FORMATS
     key_ord = [i for i, k in enumerate(key_list) if k] or [0]
-    seek_of = {p: (d if d is not None else p) for p, d in zip(pts_list, dts_list)}
+    seek_of = {p: (d if d is not None else p) for p, d in zip(pts_list, dts_list, strict=True)}
     counted = False
     if has_pts and not decode_order:
         # Real presentation timestamps: display order is timestamp order.

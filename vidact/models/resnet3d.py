@@ -268,18 +268,18 @@ def _resnet18(
     kernels: Sequence[BlockKernel],
     temporal_strides: Sequence[int],
     num_classes: int,
+    base_width: int = 64,
     **kwargs: Any,
 ) -> ResNet3d:
-    """A ResNet-18 layout: 2 basic blocks in each of 4 stages of 64, 128, 256, 512 channels."""
+    """A ResNet-18 layout: 2 basic blocks in each of 4 stages of w, 2w, 4w, 8w channels (w = 64)."""
     layers = []
-    in_channels = 64
-    for width, kernel, t_stride, s_stride in zip(
-        (64, 128, 256, 512), kernels, temporal_strides, (1, 2, 2, 2), strict=True
-    ):
+    in_channels = base_width
+    widths = tuple(base_width * m for m in (1, 2, 4, 8))
+    for width, kernel, t_stride, s_stride in zip(widths, kernels, temporal_strides, (1, 2, 2, 2), strict=True):
         first = BasicBlock(in_channels, width, kernel, stride=(t_stride, s_stride, s_stride))
         layers.append(nn.Sequential(first, BasicBlock(width, width, kernel)))
         in_channels = width
-    return ResNet3d(Stem(stem_conv, 64), layers, num_features=512, num_classes=num_classes, **kwargs)
+    return ResNet3d(Stem(stem_conv, base_width), layers, num_features=widths[-1], num_classes=num_classes, **kwargs)
 
 
 _TORCHVISION_BLOCK_RENAMES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -460,7 +460,7 @@ def r2plus1d_18(*, num_classes: int = 400, **kwargs: Any) -> ResNet3d:
     return _resnet18(stem_conv, ("2plus1d",) * 4, (1, 2, 2, 2), num_classes, **kwargs)
 
 
-def resnet18_3d(kernel: BlockKernel, *, num_classes: int = 400, **kwargs: Any) -> ResNet3d:
+def resnet18_3d(kernel: BlockKernel, *, num_classes: int = 400, base_width: int = 64, **kwargs: Any) -> ResNet3d:
     """The kernel-shape ablation's ResNet-18: ``kernel`` in every residual convolution, all else fixed.
 
     The stem is a per-frame 1x7x7 convolution (stride 1x2x2) and every stride is 1 in time, so the four
@@ -471,6 +471,8 @@ def resnet18_3d(kernel: BlockKernel, *, num_classes: int = 400, **kwargs: Any) -
         kernel: ``"spatial"`` (1x3x3), ``"temporal"`` (3x1x1), ``"joint"`` (3x3x3) or ``"2plus1d"``
             (1x3x3 then 3x1x1 through :func:`factorised_mid_channels` channels, about as many parameters as
             ``"joint"``).
+        base_width: channels of the stem and the first stage (the stages have w, 2w, 4w, 8w; 64 is
+            ResNet-18's). A narrower net makes the ablation cheap to repeat over seeds.
         kwargs: go to :class:`ResNet3d` (``dropout``).
 
     Raises:
@@ -480,8 +482,8 @@ def resnet18_3d(kernel: BlockKernel, *, num_classes: int = 400, **kwargs: Any) -
         raise ConfigError(
             f"resnet18_3d: unknown kernel {kernel!r}; expected one of {', '.join(get_args(BlockKernel))}"
         )
-    stem_conv = _conv3d(3, 64, (1, 7, 7), (1, 2, 2))
-    return _resnet18(stem_conv, (kernel,) * 4, (1, 1, 1, 1), num_classes, **kwargs)
+    stem_conv = _conv3d(3, base_width, (1, 7, 7), (1, 2, 2))
+    return _resnet18(stem_conv, (kernel,) * 4, (1, 1, 1, 1), num_classes, base_width=base_width, **kwargs)
 
 
 def _ablation_card(kernel: BlockKernel, params: int, gmacs: float) -> ModelCard:
@@ -564,7 +566,7 @@ _I3D_INFLATE: tuple[tuple[int, ...], ...] = ((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 
             "Input: RGB in [0, 1] normalised with extra['mean'] / extra['std']. PyTorchVideo's weights load "
             "with converter=convert_pytorchvideo_state_dict."
         ),
-        extra={"mean": (0.45, 0.45, 0.45), "std": (0.225, 0.225, 0.225)},
+        extra={"short_side": 256, "mean": (0.45, 0.45, 0.45), "std": (0.225, 0.225, 0.225)},
     )
 )
 def i3d_r50(*, num_classes: int = 400, dropout: float = 0.5, **kwargs: Any) -> ResNet3d:

@@ -461,7 +461,8 @@ def _card(name: str, params: int, gmacs: float, weights: tuple[Weights, ...], **
         test_protocol=_TEST_PROTOCOL,
         weights=weights,
         notes=_NOTES,
-        extra=extra,
+        # the published test protocol: short side 256, 256x256 crops, PySlowFast's normalisation
+        extra={"short_side": 256, "mean": (0.45, 0.45, 0.45), "std": (0.225, 0.225, 0.225), **extra},
     )
 
 

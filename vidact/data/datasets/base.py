@@ -406,6 +406,7 @@ class VideoClipDataset(Dataset):
         seed: base seed of the per-item generators.
         frame_fps: the frame rate of frame folders (they store none).
         probe_threads: threads probing new videos (default: up to 8, one per core).
+        progress: a progress bar while probing (when more than a few videos are new to the cache).
 
     Items are dictionaries:
 
@@ -436,6 +437,7 @@ class VideoClipDataset(Dataset):
         seed: int = 0,
         frame_fps: float = 30.0,
         probe_threads: int | None = None,
+        progress: bool = True,
     ):
         if on_error not in ("skip", "raise"):
             raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
@@ -452,7 +454,7 @@ class VideoClipDataset(Dataset):
         if root is None:
             root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
         self.cache_file = Path(cache_file) if cache_file is not None else default_cache_file(root)
-        metadata = self._probe_all(paths, probe_threads or min(8, os.cpu_count() or 1))
+        metadata = self._probe_all(paths, probe_threads or min(8, os.cpu_count() or 1), progress)
 
         self.samples: list[Sample] = []
         # One compact JSON string per sample, not VideoMetadata objects: frame indices of hundreds of thousands of
@@ -482,7 +484,7 @@ class VideoClipDataset(Dataset):
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()  # shared with DataLoader workers
         self._failures: dict[tuple[int, int, int], Failure] = {}
 
-    def _probe_all(self, paths: list[str], threads: int) -> list[VideoMetadata | VideoError]:
+    def _probe_all(self, paths: list[str], threads: int, progress: bool) -> list[VideoMetadata | VideoError]:
         """Metadata of every path from the cache, probing (in threads) the ones it lacks; saves the cache."""
         cache = MetadataCache(self.cache_file)
         found: list[VideoMetadata | VideoError | None] = [cache.get(p) for p in paths]
@@ -497,7 +499,7 @@ class VideoClipDataset(Dataset):
                 total=len(todo),
                 desc="probing videos",
                 unit="video",
-                disable=len(todo) <= _PROGRESS_MIN,
+                disable=not progress or len(todo) <= _PROGRESS_MIN,
             )
             for i, meta in zip(todo, bar, strict=True):
                 found[i] = meta

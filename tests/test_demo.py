@@ -1,0 +1,64 @@
+"""`vidact demo`: the main job, on the reduced ``quick`` preset (the README quotes the full default run).
+
+The shape of the result is what the demo exists to show: on time-reversed pairs the per-frame model stays near
+pair-chance while the temporal model separates the pairs; on scene-biased data one frame is enough.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vidact.cli import main
+from vidact.demo import PRESETS, run_demo
+from vidact.errors import ConfigError
+
+
+@pytest.mark.slow
+def test_quick_demo_shows_the_gap(tmp_path):
+    out = tmp_path / "demo"
+    payload = run_demo(out, "quick", seed=0, progress=False, log=lambda *_: None)
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk == json.loads(json.dumps(payload))
+
+    temporal, scene = on_disk["temporal"], on_disk["scene"]
+    # per-frame on time-reversed pairs: finds the pair, but not the direction (pair-chance is 0.5 top-1)
+    assert temporal["per_frame"]["top1"] <= 0.60
+    assert temporal["per_frame"]["pair_acc"] >= 0.80
+    assert 0.25 <= temporal["per_frame"]["direction_acc_within_pair"] <= 0.75
+    # the temporal model sees the order
+    assert temporal["temporal"]["top1"] >= 0.90
+    # one frame is enough when the scene gives the class away
+    assert scene["per_frame"]["top1"] >= 0.90
+    assert scene["temporal"]["top1"] >= 0.80
+    for dataset in ("temporal", "scene"):
+        for model in ("per_frame", "temporal"):
+            assert 0.0 <= on_disk[dataset][model]["mean_class_acc"] <= 1.0
+    about = on_disk["_about"]
+    assert about["preset"] == "quick"
+    assert len(about["classes"]["temporal"]) == 2 * len(PRESETS["quick"].pairs)
+
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "per-frame" in html.lower()
+    for name in ("confusion_temporal_per_frame.png", "confusion_temporal_temporal.png", "flicker/flicker.png"):
+        assert (out / name).stat().st_size > 1000, name
+
+    # re-running into the same folder replaces the earlier demo's output instead of refusing
+    assert (out / ".vidact-demo").exists()
+
+
+def test_demo_refuses_a_foreign_folder(tmp_path):
+    (tmp_path / "precious.txt").write_text("not the demo's")
+    with pytest.raises(ConfigError, match="not empty"):
+        run_demo(tmp_path, "quick", progress=False, log=lambda *_: None)
+    assert (tmp_path / "precious.txt").read_text() == "not the demo's"
+
+
+def test_demo_cli_bad_preset_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(tmp_path / "d"), "--preset", "huge", "--no-progress"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.strip().count("\n") == 0 and "unknown demo preset" in err
+    assert "Traceback" not in err
