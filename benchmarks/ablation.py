@@ -133,7 +133,7 @@ def plot(summary: dict[str, dict], runs: list[dict], n_classes: int, path: Path)
         ys = [100 * r["top1"] for r in runs if r["kernel"] == k]
         ax.scatter([i] * len(ys), ys, color="black", s=12, zorder=3)
     ax.axhline(100 / n_classes, color="red", linestyle=":", label="chance")
-    ax.axhline(50, color="orange", linestyle="--", label="pair-chance (frames alone)")
+    ax.axhline(50, color="orange", linestyle="--", label="order-blind ceiling: right pair, direction by chance")
     ax.set_xticks(range(len(names)), [f"{summary[k]['kernel']}\n{k}" for k in names])
     ax.set_ylabel("test top-1 (%)")
     ax.set_ylim(0, 100)

@@ -246,7 +246,9 @@ def test_existing_folders_are_kept_unless_overwritten(tmp_path):
     synthesize(root, pairs=["slide"], **options)
     with pytest.raises(DatasetError, match="not empty"):
         synthesize(root, pairs=["slide"], **options)
+    (root / ".vidact_index.json").write_text("{}")  # the metadata cache a dataset over root leaves behind
     info = synthesize(root, pairs=["rotate"], overwrite=True, **options)
+    assert not (root / ".vidact_index.json").exists()
     assert sorted(p.name for p in (root / "test").iterdir()) == list(info.classes)
     assert (root / "classes.txt").read_text().split() == ["rotating_clockwise", "rotating_counterclockwise"]
 

@@ -770,7 +770,8 @@ def _prepare_root(root: Path, overwrite: bool) -> None:
     """Make ``root`` an empty folder; with ``overwrite``, first remove what an earlier run wrote there."""
     if root.exists() and not root.is_dir():
         raise DatasetError(f"{root}: exists and is not a folder")
-    ours = {*SPLITS, "classes.txt", "manifest.json"}
+    # and the metadata cache that vidact's datasets keep beside the videos (default_cache_file)
+    ours = {*SPLITS, "classes.txt", "manifest.json", ".vidact_index.json"}
     existing = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
     if existing and not overwrite:
         raise DatasetError(f"{root}: folder is not empty; choose a new one or pass overwrite=True")
@@ -843,7 +844,8 @@ def synthesize(
         workers: processes rendering and encoding in parallel; default one per available core, ``0`` or ``1``
             works in this process.
         overwrite: replace an earlier synthetic dataset in ``root`` (only a folder holding nothing but
-            ``train/``, ``val/``, ``test/``, ``classes.txt`` and ``manifest.json`` is cleared).
+            ``train/``, ``val/``, ``test/``, ``classes.txt``, ``manifest.json`` and the datasets' metadata cache
+            ``.vidact_index.json`` is cleared).
         progress: show a progress bar.
 
     Returns:
