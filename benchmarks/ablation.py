@@ -13,7 +13,7 @@ accuracy within the right pair (pair-chance is 50%), parameters and multiply-add
 
 To repeat it over several seeds on 2 CPU cores the networks are narrowed (``--base-width`` 16: stages of 16, 32,
 64, 128 channels instead of 64 ... 512) and the clips small (``--size`` 32 pixels, 8 frames at stride 2 from
-15-frame videos); everything else is the ablation model as registered. About 20 minutes with the defaults.
+15-frame videos); everything else is the ablation model as registered. About 33 minutes with the defaults.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Decoding speed: vidact's VideoReader against naive PyAV, TorchCodec and decord/decord2.
 
-    python benchmarks/decode.py                 # full run (about 10-15 minutes on 2 cores), writes JSON
+    python benchmarks/decode.py                 # full run (about 27 minutes on 2 cores), writes JSON
     python benchmarks/decode.py --quick         # a smoke run (fewer clips and repeats)
 
 Test videos: 10-second H.264 clips (300 frames at 30 fps, a keyframe every 30 frames, x264 defaults otherwise:
@@ -205,7 +205,9 @@ def worker(lib: str, videos: dict[str, str], n_clips: int, repeats: int) -> dict
     else:
         import av
 
-        out["version"] = f"PyAV {av.__version__} (FFmpeg {'.'.join(map(str, av.ffmpeg_version_info)) if hasattr(av, 'ffmpeg_version_info') else '?'})"
+        ffmpeg = getattr(av, "ffmpeg_version_info", "?")  # a string ("8.0.1") in PyAV 14+, a tuple before
+        ffmpeg = ffmpeg if isinstance(ffmpeg, str) else ".".join(map(str, ffmpeg))
+        out["version"] = f"PyAV {av.__version__} (FFmpeg {ffmpeg})"
     for res, path in videos.items():
         for scenario in ("dense", "spread"):
             for short_side in (None, 256):
