@@ -28,7 +28,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._atomic import atomic_write
 from .data.synth import TEMPORAL_PAIRS, clip_rng, render_clip, synthesize
 from .errors import ConfigError
 
@@ -342,16 +342,8 @@ def _flicker(out: Path, per_frame_run: Path, temporal_run: Path, preset: DemoPre
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        f.write(data)
 
 
 def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:

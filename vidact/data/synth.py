@@ -47,6 +47,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._atomic import atomic_write
 from ..errors import ConfigError, DatasetError
 from ..io.writer import write_video
 
@@ -447,27 +448,18 @@ def _random_token(rng: np.random.Generator, reference: np.ndarray) -> tuple[int,
 def _draw_gesture(rng: np.random.Generator, video: np.ndarray, reference: np.ndarray) -> None:
     """Beckoning: a stick figure seen from the side holds an arm out; the forearm snaps up towards the body in
     a fifth of each cycle and drifts back out in the rest. Played backwards it snaps away: shooing."""
-    frames, h, w, _ = video.shape
-    height = rng.uniform(0.65, 0.85) * min(h, w)
-    facing = rng.choice([-1.0, 1.0])
-    x = rng.uniform(0.3, 0.7) * w
-    feet = rng.uniform(min(height + 0.03 * h, 0.97 * h), 0.97 * h)
-    color = _contrasting_color(rng, reference)
-    thickness = max(1, round(0.05 * height))
-    hip, shoulder = np.array([x, feet - 0.45 * height]), np.array([x, feet - 0.8 * height])
+    frames = len(video)
+    figure = _place_stick_figure(rng, video.shape, reference)
+    x, feet, height, facing = figure.x, figure.feet, figure.height, figure.facing
+    shoulder = np.array([x, feet - 0.8 * height])
     lift = np.deg2rad(rng.uniform(-15, 20))
     elbow = shoulder + 0.22 * height * np.array([facing * np.cos(lift), -np.sin(lift)])
     period, snap = rng.uniform(6, 10), rng.uniform(0.15, 0.25)
     phase = np.mod(rng.uniform(0, 1) + np.arange(frames) / period, 1.0)
     bend = np.where(phase < snap, _smoothstep(phase / snap), 1 - _smoothstep((phase - snap) / (1 - snap)))
+    color, thickness = figure.color, figure.thickness
     for frame, b in zip(video, bend, strict=True):
-        for foot in (-0.12, 0.12):
-            _segment(frame, hip, np.array([x + foot * height, feet]), color, thickness)
-        _segment(frame, hip, shoulder, color, thickness)
-        _disc(frame, (x, feet - 0.91 * height), 0.09 * height, color)
-        _segment(
-            frame, shoulder, np.array([x - facing * 0.05 * height, feet - 0.5 * height]), color, thickness
-        )
+        _draw_stick_figure(frame, figure)
         _segment(frame, shoulder, elbow, color, thickness)
         direction = lift + np.deg2rad(130) * b
         hand = elbow + 0.24 * height * np.array([facing * np.cos(direction), -np.sin(direction)])
@@ -475,32 +467,49 @@ def _draw_gesture(rng: np.random.Generator, video: np.ndarray, reference: np.nda
         _disc(frame, tuple(hand), 0.04 * height, color)
 
 
-def _draw_stick_figure(
-    frame: np.ndarray, x: float, feet: float, height: float, color: Color, thickness: int, facing: float
-) -> tuple[np.ndarray, float]:
+@dataclass(frozen=True)
+class _StickFigure:
+    x: float  # pixels: the body's column
+    feet: float  # pixels: the row the feet stand on
+    height: float
+    facing: float  # +1 right, -1 left
+    color: Color
+    thickness: int
+
+
+def _place_stick_figure(
+    rng: np.random.Generator, shape: tuple[int, ...], reference: np.ndarray
+) -> _StickFigure:
+    """A random size, side, position and colour (contrasting with ``reference``) for a figure in [T, H, W, 3]."""
+    _, h, w, _ = shape
+    height = rng.uniform(0.65, 0.85) * min(h, w)
+    facing = rng.choice([-1.0, 1.0])
+    x = rng.uniform(0.3, 0.7) * w
+    feet = rng.uniform(min(height + 0.03 * h, 0.97 * h), 0.97 * h)
+    color = _contrasting_color(rng, reference)
+    return _StickFigure(x, feet, height, facing, color, max(1, round(0.05 * height)))
+
+
+def _draw_stick_figure(frame: np.ndarray, f: _StickFigure) -> tuple[np.ndarray, float]:
     """Legs, body, head and the resting arm of a stick figure; returns its shoulder and arm length."""
+    x, feet, height, color, thickness = f.x, f.feet, f.height, f.color, f.thickness
     hip, shoulder = np.array([x, feet - 0.45 * height]), np.array([x, feet - 0.8 * height])
     for foot in (-0.12, 0.12):
         _segment(frame, hip, np.array([x + foot * height, feet]), color, thickness)
     _segment(frame, hip, shoulder, color, thickness)
     _disc(frame, (x, feet - 0.91 * height), 0.09 * height, color)
-    _segment(frame, shoulder, np.array([x - facing * 0.05 * height, feet - 0.5 * height]), color, thickness)
+    _segment(frame, shoulder, np.array([x - f.facing * 0.05 * height, feet - 0.5 * height]), color, thickness)
     return shoulder, 0.42 * height
 
 
 def _draw_raise(rng: np.random.Generator, video: np.ndarray, reference: np.ndarray) -> None:
     """Raising a hand: a stick figure swings one straight arm from its side up to above its head, once, at a
     random moment and speed. Played backwards it lowers the hand."""
-    frames, h, w, _ = video.shape
-    height = rng.uniform(0.65, 0.85) * min(h, w)
-    facing = rng.choice([-1.0, 1.0])
-    x = rng.uniform(0.3, 0.7) * w
-    feet = rng.uniform(min(height + 0.03 * h, 0.97 * h), 0.97 * h)
-    color = _contrasting_color(rng, reference)
-    thickness = max(1, round(0.05 * height))
+    figure = _place_stick_figure(rng, video.shape, reference)
+    height, facing, color, thickness = figure.height, figure.facing, figure.color, figure.thickness
     low, high = np.deg2rad(rng.uniform(-80, -60)), np.deg2rad(rng.uniform(100, 130))
-    for frame, p in zip(video, _progress(rng, frames), strict=True):
-        shoulder, arm = _draw_stick_figure(frame, x, feet, height, color, thickness, facing)
+    for frame, p in zip(video, _progress(rng, len(video)), strict=True):
+        shoulder, arm = _draw_stick_figure(frame, figure)
         angle = low + (high - low) * p  # measured from the horizontal, facing forward, counter-clockwise up
         hand = shoulder + arm * np.array([facing * np.cos(angle), -np.sin(angle)])
         _segment(frame, shoulder, hand, color, thickness)
@@ -791,9 +800,8 @@ def _prepare_root(root: Path, overwrite: bool) -> None:
 
 def _write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically (a temporary file beside it, then a rename)."""
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_write(path, "w") as f:
+        f.write(text)
 
 
 def _default_workers() -> int:

@@ -25,7 +25,6 @@ A run directory (``runs/<name>/``) keeps ``checkpoints/last.ckpt`` and ``checkpo
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._atomic import atomic_write
 from ..errors import CheckpointError
 from ..models import build_model
 from ..models.weights import read_checkpoint
@@ -56,19 +56,8 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
 
     A run killed mid-write leaves the previous file intact, never a truncated one.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        torch.save(obj, f)
 
 
 def make_checkpoint(

@@ -34,7 +34,6 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -43,6 +42,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from .._atomic import atomic_write
 from ..data.datasets import ClipSampler, VideoClipDataset, build_dataset, collate_clips
 from ..data.datasets.base import FrameCountSampler, class_lookup
 from ..data.transforms import (
@@ -305,19 +305,9 @@ def write_json(payload: Any, path: str | os.PathLike) -> None:
     """Write ``payload`` as JSON to ``path`` atomically: a temporary file beside it, then a rename, so an error or
     a kill never leaves a half-written file. One entry a line, except lists of numbers or strings, which keep one
     line each (a 400-class confusion matrix is 400 lines, not 160,000)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = _format_json(payload) + "\n"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w") as f:
+        f.write(text)
 
 
 def _format_json(value: Any, level: int = 0) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from .._atomic import atomic_write
 from .predict import Prediction
 
 __all__ = ["plot_timeline"]
@@ -50,14 +51,5 @@ def plot_timeline(prediction: Prediction, path: str | os.PathLike, top: int = 5)
 
 def _save_png(figure: Figure, path: Path) -> None:
     """``figure.savefig`` to a temporary file beside ``path``, then a rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            figure.savefig(f, format="png", dpi=100)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        figure.savefig(f, format="png", dpi=100)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .._atomic import atomic_write
 
 __all__ = ["AudioStreamInfo", "FrameIndex", "VideoMetadata", "MetadataCache"]
 
@@ -242,14 +243,6 @@ class MetadataCache:
         with self._lock:
             if not self._dirty:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump({"version": self.VERSION, "videos": self._entries}, f, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            with atomic_write(self.path, "w") as f:
+                json.dump({"version": self.VERSION, "videos": self._entries}, f, separators=(",", ":"))
             self._dirty = False

@@ -30,6 +30,15 @@ from .registry import ModelCard, register_model
 __all__ = ["Conv3dUnit", "Conv2Plus1dUnit", "Simple3D", "simple3d"]
 
 
+def _conv_bn_relu(
+    in_channels: int, out_channels: int, kernel: tuple[int, int, int], stride: tuple[int, int, int]
+) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """A bias-free Conv3d padded to keep the size (before striding), BatchNorm3d, ReLU."""
+    padding = tuple(k // 2 for k in kernel)
+    conv = nn.Conv3d(in_channels, out_channels, kernel, stride=stride, padding=padding, bias=False)
+    return conv, nn.BatchNorm3d(out_channels), nn.ReLU(inplace=True)
+
+
 class Conv2Plus1dUnit(nn.Sequential):
     """Spatial 1x3x3 conv, BN, ReLU, then temporal 3x1x1 conv, BN, ReLU.
 
@@ -44,26 +53,8 @@ class Conv2Plus1dUnit(nn.Sequential):
         self, in_channels: int, out_channels: int, *, spatial_stride: int = 1, temporal_stride: int = 1
     ) -> None:
         super().__init__(
-            nn.Conv3d(
-                in_channels,
-                out_channels,
-                kernel_size=(1, 3, 3),
-                stride=(1, spatial_stride, spatial_stride),
-                padding=(0, 1, 1),
-                bias=False,
-            ),
-            nn.BatchNorm3d(out_channels),
-            nn.ReLU(inplace=True),
-            nn.Conv3d(
-                out_channels,
-                out_channels,
-                kernel_size=(3, 1, 1),
-                stride=(temporal_stride, 1, 1),
-                padding=(1, 0, 0),
-                bias=False,
-            ),
-            nn.BatchNorm3d(out_channels),
-            nn.ReLU(inplace=True),
+            *_conv_bn_relu(in_channels, out_channels, (1, 3, 3), (1, spatial_stride, spatial_stride)),
+            *_conv_bn_relu(out_channels, out_channels, (3, 1, 1), (temporal_stride, 1, 1)),
         )
 
 
@@ -79,16 +70,7 @@ class Conv3dUnit(nn.Sequential):
         self, in_channels: int, out_channels: int, *, spatial_stride: int = 1, temporal_stride: int = 1
     ) -> None:
         super().__init__(
-            nn.Conv3d(
-                in_channels,
-                out_channels,
-                kernel_size=3,
-                stride=(temporal_stride, spatial_stride, spatial_stride),
-                padding=1,
-                bias=False,
-            ),
-            nn.BatchNorm3d(out_channels),
-            nn.ReLU(inplace=True),
+            *_conv_bn_relu(in_channels, out_channels, (3, 3, 3), (temporal_stride, spatial_stride, spatial_stride))
         )
 
 
