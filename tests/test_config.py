@@ -11,7 +11,11 @@ from vidact.engine.config import Config, load_config, parse_override, save_confi
 from vidact.errors import ConfigError
 from vidact.models import build_model
 
-RECIPES = sorted(Path("configs").glob("*.yaml"))
+# configs/ of the project, found from this file: a relative glob finds nothing from another working directory and
+# the parametrised tests below would vanish without a word.
+RECIPES = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+if not RECIPES:
+    raise FileNotFoundError("no recipes in configs/: the recipe tests would vanish unseen")
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -40,8 +40,10 @@ from vidact.errors import ConfigError, DatasetError, VideoError
 from vidact.io import VideoReader, _frames, _pyav
 from vidact.io.writer import write_video
 
-LABEL_MAPS = Path("../shared/data/label_maps")
-ASL = Path("../shared/data/videos/asl")
+# The real data: ../shared/data from the project root, found from this file so the tests run from any directory.
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+LABEL_MAPS = DATA / "label_maps"
+ASL = DATA / "videos" / "asl"
 H, W, FPS, STEP = 24, 32, 24.0, 8
 # class -> frame counts of its videos
 LAYOUT = {"jump": (24, 30), "run": (20, 26), "walk": (28, 22)}
@@ -143,7 +145,7 @@ def test_class_folders_sorted_videos_and_frame_folders(tmp_path):
 
 
 def test_class_folders_of_real_clips():
-    found = class_folders("../shared/data/videos")
+    found = class_folders(DATA / "videos")
     assert found.classes == ["asl", "kinetics", "misc", "ntu", "ucf101"]
     names = {os.path.basename(p) for p, _ in found.samples}
     assert (
@@ -457,11 +459,50 @@ def test_metadata_cache_is_written_once_and_reused(own_videos, monkeypatch):
     assert probed == ["run_1.mp4"] and third.metadata(3).num_frames == 12
 
 
-def test_default_cache_file_of_a_read_only_root(monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    path = default_cache_file(ASL)
-    assert path.parent == tmp_path / "vidact" and path.name.startswith("index-")
-    assert default_cache_file(ASL) == path and default_cache_file(tmp_path) == tmp_path / ".vidact_index.json"
+def test_default_cache_file_of_a_read_only_root(own_videos, monkeypatch, tmp_path):
+    """A root without write permission bits is read-only, for root too (who could write there anyway): its
+    metadata cache goes to $XDG_CACHE_HOME/vidact/, one file per root, and a dataset over it leaves the root as it
+    was. The test makes its own read-only folders (chmod 555) instead of relying on ../shared's permissions."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert default_cache_file(own_videos) == own_videos / ".vidact_index.json"  # writable: beside the videos
+    other = tmp_path / "other"
+    other.mkdir()
+    before = sorted(os.listdir(own_videos))
+    modes = {folder: folder.stat().st_mode for folder in (own_videos, other)}
+    try:
+        for folder in modes:
+            folder.chmod(0o555)
+        path = default_cache_file(own_videos)
+        assert path.parent == tmp_path / "cache" / "vidact" and path.name.startswith("index-")
+        assert default_cache_file(own_videos) == path != default_cache_file(other)
+        dataset = VideoClipDataset(class_folders(own_videos).samples, sampler=ClipSampler.center(4))
+        assert dataset.cache_file == path and len(json.loads(path.read_text())["videos"]) == 6
+        assert sorted(os.listdir(own_videos)) == before  # nothing written into the read-only root
+    finally:
+        for folder, mode in modes.items():
+            folder.chmod(mode)
+
+
+def test_default_cache_file_of_a_root_the_os_will_not_write(own_videos, monkeypatch, tmp_path):
+    """A root whose permission bits allow writing but where the OS refuses writes (a read-only mount, or another
+    user's folder) is read-only too, for root as well. Simulated at the OS boundary: ``os.access`` answers no to
+    writing there, as access(2) does on a read-only file system (EROFS) whoever asks."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    real_access = os.access
+
+    def access(path, mode, *args, **kwargs):
+        if mode & os.W_OK and Path(path).resolve() == own_videos.resolve():
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    assert own_videos.stat().st_mode & 0o200  # the owner's write bit is set
+    path = default_cache_file(own_videos)
+    assert path.parent == tmp_path / "cache" / "vidact" and path.name.startswith("index-")
+    before = sorted(os.listdir(own_videos))
+    dataset = VideoClipDataset(class_folders(own_videos).samples, sampler=ClipSampler.center(4))
+    assert dataset.cache_file == path and path.is_file()
+    assert sorted(os.listdir(own_videos)) == before
 
 
 # -- bad videos ------------------------------------------------------------------------------------------------

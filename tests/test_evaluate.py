@@ -1,9 +1,14 @@
-"""Multi-view evaluation: views reach the model as clips x crops, video scores are the hand-computed averages of
-the views' scores, the metrics are sklearn's, classes match by name, and bad input is a one-line error.
+"""Multi-view evaluation: views reach the model as clips x crops, in frame order, resized and cropped where the
+recipe says; video scores are the hand-computed averages of the views' scores; the metrics are sklearn's, classes
+match by name, and bad input is a one-line error.
 
-The oracle for the averaging test decodes each video itself, takes the clips ``multi_clip_indices`` names and cuts
-the three crops by slicing, then applies a model whose logits are a known function of its input (10 x the mean
-of each normalised colour channel), so every view's logits are computed independently of vidact's pipeline.
+The oracle makes every view without vidact's sampling or transforms: it decodes the video at its native size
+(32x48), takes the clips by the documented rule (starts evenly spaced, rounded), resizes the frames with PIL so
+their short side is ``short_side`` (20: a real resize, to 20x30) and cuts the crops by slicing. The model is
+:class:`LinearOracle`, fixed random linear read-outs of the whole clip, so its logits change when frames are
+reordered, a crop is mirrored or moved, or the frames are scaled differently (a model that averages each colour
+channel cannot tell a reversed, mirrored view from the right one). Its logits are recomputed in numpy from the
+oracle's views and the video scores averaged by hand.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, top_k_accuracy_score
 from torch import nn
 
+import vidact.engine.evaluate as evaluate_module
 from vidact.cli import main
 from vidact.data.datasets import build_dataset
-from vidact.data.sampling import multi_clip_indices, segment_indices
+from vidact.data.sampling import segment_indices
 from vidact.data.transforms import NORMALIZATIONS
 from vidact.engine.checkpoint import atomic_save, make_checkpoint
 from vidact.engine.config import Config
@@ -43,7 +50,13 @@ H, W, FPS = 32, 48, 12.0
 DATASET_CLASSES = ("alpha", "beta", "gamma")
 # The model knows more classes than the dataset has, in another order: labels must be matched by name.
 MODEL_CLASSES = ["delta", "gamma", "epsilon", "alpha", "zeta", "beta"]
-SPEC = dict(clip_len=4, stride=2, short_side=32, crop_size=24)
+# Frames are resized from 32x48 to 20x30 (short side 20), then cropped to 16x16: the centre crop is at (2, 7),
+# the three crops at left 0, 7 and 14.
+SPEC = dict(clip_len=4, stride=2, short_side=20, crop_size=16)
+IMAGENET = dict(mean=NORMALIZATIONS["imagenet"][0], std=NORMALIZATIONS["imagenet"][1])
+# Resizing while decoding (swscale, from YUV) and PIL's resize of the decoded RGB frames differ by up to ~3 grey
+# levels on average over a view of these videos; a view not resized, reversed or mirrored is off by 12 or more.
+DECODER_RESIZE_TOLERANCE = 5.0
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -55,22 +68,27 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
-def _video(rng: np.random.Generator, num_frames: int) -> np.ndarray:
-    """Frames whose colours change over time and across the width, so every clip and every crop differs."""
-    base = rng.integers(0, 256, (H, 2 * W, 3), dtype=np.uint8)
-    ramp = np.linspace(0, 120, num_frames).astype(np.uint8)
-    return np.stack([np.roll(base, 3 * i, axis=1)[:, :W] // 2 + ramp[i] for i in range(num_frames)])
+def _video(phase: float, num_frames: int) -> np.ndarray:
+    """Smooth frames [N, H, W, 3] that change over time (a red wave moving right, green brightening) and differ
+    left to right and top to bottom, so a view taken in reverse, mirrored, moved or scaled differently is off by
+    tens of levels. Low spatial frequencies keep bilinear resizers within a few levels of each other."""
+    t = np.arange(num_frames)[:, None, None] / num_frames
+    y = np.arange(H)[None, :, None] / H
+    x = np.arange(W)[None, None, :] / W
+    red = 128 + 90 * np.sin(2 * np.pi * (x + t + phase))
+    green = 30 + 120 * y + 80 * t
+    blue = 20 + 200 * x * (1 - y)
+    return np.rint(np.stack(np.broadcast_arrays(red, green, blue), axis=-1)).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
 def dataset_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("eval_data")
-    rng = np.random.default_rng(0)
-    for name in DATASET_CLASSES:
+    for c, name in enumerate(DATASET_CLASSES):
         for i, num_frames in enumerate((20, 27)):
             path = root / "test" / name / f"{name}_{i}.mp4"
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_video(path, _video(rng, num_frames), FPS)
+            write_video(path, _video((2 * c + i) / 6, num_frames), FPS)
     return root
 
 
@@ -91,29 +109,75 @@ def checkpoint(tmp_path_factory) -> Path:
     return path
 
 
-class ChannelMeans(nn.Module):
-    """Logits [N, 6] = 10 x the mean of each channel of clips [N, 3, T, H, W] (twice), recording input shapes."""
+# -- the oracle ----------------------------------------------------------------------------------------------
+def _oracle_weights(spec: InputSpec) -> np.ndarray:
+    """[6, 3, T, crop, crop] float64: six fixed random read-outs of a clip, scaled so the logits are about 1."""
+    shape = (len(MODEL_CLASSES), 3, spec.clip_len, spec.crop_size, spec.crop_size)
+    return np.random.default_rng(0).standard_normal(shape) / np.sqrt(np.prod(shape[1:]))
 
-    def __init__(self) -> None:
+
+class LinearOracle(nn.Module):
+    """Logits [N, 6] = ``weights`` . clip, for clips [N, 3, T, h, w]; records the clips it is given."""
+
+    def __init__(self, weights: np.ndarray) -> None:
         super().__init__()
-        self.shapes: list[tuple[int, ...]] = []
+        self.register_buffer("weights", torch.from_numpy(weights))
+        self.inputs: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.shapes.append(tuple(x.shape))
-        means = 10 * x.mean(dim=(2, 3, 4))
-        return torch.cat([means, -means], dim=1)
+        self.inputs.append(x.detach().cpu().clone())
+        return torch.einsum("nctyx,kctyx->nk", x.double(), self.weights).float()
 
 
-def _channel_mean_logits(view: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """The logits :class:`ChannelMeans` gives one view [T, h, w, 3] uint8, computed in numpy."""
-    x = (view.astype(np.float64) / 255 - np.array(spec.mean)) / np.array(spec.std)
-    means = 10 * x.mean(axis=(0, 1, 2))
-    return np.concatenate([means, -means])
+def _normalise(views: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """uint8 views [..., T, h, w, 3] -> float64 model input [..., 3, T, h, w], scaled and normalised by hand."""
+    x = (views.astype(np.float64) / 255 - np.array(spec.mean)) / np.array(spec.std)
+    return np.moveaxis(x, -1, -4)
+
+
+def _levels(x: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Model input [..., 3, T, h, w] back to grey levels [..., T, h, w, 3] (0-255), undoing :func:`_normalise`."""
+    return (np.moveaxis(x, -4, -1) * np.array(spec.std) + np.array(spec.mean)) * 255
+
+
+def _oracle_logits(views: np.ndarray, spec: InputSpec, weights: np.ndarray) -> np.ndarray:
+    """The logits [V, 6] :class:`LinearOracle` gives views [V, T, h, w, 3] uint8, computed in numpy."""
+    return np.einsum("vctyx,kctyx->vk", _normalise(views, spec), weights)
+
+
+def _oracle_views(path: str, spec: InputSpec, num_clips: int, num_crops: int) -> np.ndarray:
+    """The views [clips x crops, T, crop, crop, 3] uint8 of one video, clip-major, made without vidact's samplers
+    and transforms: the native frames; clip k starts at round(k * (N - span) / (K - 1)) and takes every
+    ``stride``-th frame; PIL's bilinear resize to the short side (the long side truncated, 48 * 20 / 32 = 30);
+    crops by slicing, at the left, centre and right of the long side (or the centre alone)."""
+    with VideoReader(path) as reader:
+        frames = reader.get_frames(np.arange(len(reader))).numpy()  # [N, 32, 48, 3]: native size
+    num_frames, height, width = frames.shape[:3]
+    h, w = spec.short_side, width * spec.short_side // height
+    assert (h, w) != (height, width)  # a real resize
+    resized = np.stack([np.asarray(Image.fromarray(f).resize((w, h), Image.BILINEAR)) for f in frames])
+    room = num_frames - (spec.clip_len - 1) * spec.stride - 1
+    starts = np.round(np.arange(num_clips) * room / (num_clips - 1)) if num_clips > 1 else [room // 2]
+    size = spec.crop_size
+    top, centre = (h - size) // 2, (w - size) // 2
+    lefts = (0, centre, w - size) if num_crops == 3 else (centre,)
+    return np.stack(
+        [
+            resized[int(start) + spec.stride * np.arange(spec.clip_len), top : top + size, left : left + size]
+            for start in starts
+            for left in lefts
+        ]
+    )
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def _average(logits: np.ndarray, average: str) -> np.ndarray:
+    """A video's scores from its views' logits [V, K], by hand: mean softmax, or softmax of the mean logits."""
+    return _softmax(logits.mean(axis=0)) if average == "logits" else _softmax(logits).mean(axis=0)
 
 
 def test_average_views_by_hand():
@@ -127,45 +191,98 @@ def test_average_views_by_hand():
         average_views(logits, "max")  # type: ignore[arg-type]
 
 
+def test_the_oracle_tells_views_apart(dataset_root):
+    """The checks below can fail: a view reversed in time, mirrored, or cut from frames that were not resized
+    moves the oracle's scores by far more than their tolerance (1e-5) and is off by far more grey levels than
+    the decoder's resize is allowed."""
+    spec = InputSpec(**SPEC, **IMAGENET)
+    weights = _oracle_weights(spec)
+    for path in sorted(map(str, dataset_root.rglob("*.mp4"))):
+        (view,) = _oracle_views(path, spec, num_clips=1, num_crops=1)  # [T, 16, 16, 3]: the middle clip
+        with VideoReader(path) as reader:
+            frames = reader.get_frames(np.arange(len(reader))).numpy()
+        first = (len(frames) - (spec.clip_len - 1) * spec.stride - 1) // 2
+        size = spec.crop_size
+        top, left = (H - size) // 2, (W - size) // 2  # the centre crop of the native 32x48 frames
+        not_resized = frames[first : first + spec.span : spec.stride, top : top + size, left : left + size]
+        scores = _softmax(_oracle_logits(view[None], spec, weights))
+        for what, wrong in (
+            ("reversed", view[::-1]),
+            ("mirrored", view[:, :, ::-1]),
+            ("not resized", not_resized),
+        ):
+            wrong_scores = _softmax(_oracle_logits(wrong[None], spec, weights))
+            assert np.abs(wrong_scores - scores).max() > 1e-2, (path, what)
+            assert np.abs(wrong.astype(float) - view).mean() > 2 * DECODER_RESIZE_TOLERANCE, (path, what)
+
+
 @pytest.mark.parametrize(("num_crops", "average"), [(3, "softmax"), (1, "logits")])
 def test_video_scores_are_the_average_of_their_views(dataset_root, num_crops, average):
+    """evaluate_model on a dataset decoded at native size, so the transform does the resize: every view is the
+    oracle's to a level, and every video's scores are the hand-averaged scores of the oracle's views."""
     num_clips, batch_size = 3, 4
-    spec = InputSpec(**SPEC, mean=NORMALIZATIONS["imagenet"][0], std=NORMALIZATIONS["imagenet"][1])
+    spec = InputSpec(**SPEC, **IMAGENET)
     dataset = build_dataset(
         "folder",
         dataset_root,
         "test",
         sampler=spec.test_sampler(num_clips),
         transform=spec.transform("three" if num_crops == 3 else "center"),
-        short_side=spec.short_side,
     )
-    model = ChannelMeans()
+    weights = _oracle_weights(spec)
+    model = LinearOracle(weights)
     classes = [*DATASET_CLASSES, "not alpha", "not beta", "not gamma"]
     result = evaluate_model(model, dataset, classes, average=average, batch_size=batch_size, progress=False)
 
     # the views reached the model as batches of (videos x clips x crops) clips
     views = num_clips * num_crops
-    assert [s[0] for s in model.shapes] == [batch_size * views, (len(dataset) - batch_size) * views]
-    assert all(s[1:] == (3, spec.clip_len, spec.crop_size, spec.crop_size) for s in model.shapes)
+    assert [len(x) for x in model.inputs] == [batch_size * views, (len(dataset) - batch_size) * views]
+    assert all(x.shape[1:] == (3, spec.clip_len, spec.crop_size, spec.crop_size) for x in model.inputs)
     assert (result.num_clips, result.num_crops) == (num_clips, num_crops)
+    view_shape = (spec.clip_len, spec.crop_size, spec.crop_size, 3)
+    assert result.paths == [p for p, _ in dataset.samples]
 
-    size = spec.crop_size
-    for path, scores in zip(result.paths, result.scores, strict=True):
-        with VideoReader(path, short_side=spec.short_side) as reader:
-            frames = reader.get_frames(np.arange(len(reader))).numpy()  # [N, 32, 48, 3]
-        h, w = frames.shape[1:3]
-        top = (h - size) // 2
-        lefts = (0, (w - size) // 2, w - size) if num_crops == 3 else ((w - size) // 2,)
-        logits = [
-            _channel_mean_logits(frames[clip, top : top + size, left : left + size], spec)
-            for clip in multi_clip_indices(len(frames), spec.clip_len, spec.stride, num_clips)
-            for left in lefts
-        ]
-        expected = (
-            _softmax(np.mean(logits, axis=0)) if average == "logits" else _softmax(np.stack(logits)).mean(0)
+    inputs = _levels(torch.cat(model.inputs).double().numpy(), spec).reshape(len(dataset), views, *view_shape)
+    for path, got, scores in zip(result.paths, inputs, result.scores, strict=True):
+        expected = _oracle_views(path, spec, num_clips, num_crops)
+        for v, (got_view, want_view) in enumerate(zip(got, expected, strict=True)):
+            error = np.abs(got_view - want_view).max()  # PIL's and torchvision's resize agree to a level
+            assert error < 1.01, (
+                f"{path}: view {v} (clip {v // num_crops}, crop {v % num_crops}) off by {error:.0f} levels"
+            )
+        np.testing.assert_allclose(
+            scores, _average(_oracle_logits(expected, spec, weights), average), atol=1e-5
         )
-        np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
-    assert sorted(result.paths) == sorted(p for p, _ in dataset.samples)
+
+
+def test_evaluate_makes_the_recipes_views(dataset_root, checkpoint, monkeypatch):
+    """evaluate() builds the views from the checkpoint's recipe (clip length, stride, short side, crop size,
+    normalisation; 2 clips x 3 crops) and resizes while decoding: with the oracle in place of the checkpoint's
+    model, every view is the oracle's to within the few levels by which the decoder's bilinear resize (swscale,
+    checked against torchvision's in test_io.py) differs from PIL's, and every video's scores are the
+    hand-averaged scores of its views."""
+    spec = InputSpec(**SPEC, **IMAGENET)  # what the checkpoint's recipe says
+    weights = _oracle_weights(spec)
+    model = LinearOracle(weights)
+    load_model = evaluate_module.load_model
+    monkeypatch.setattr(
+        evaluate_module, "load_model", lambda *args, **kwargs: (model, load_model(*args, **kwargs)[1])
+    )
+    result = evaluate(checkpoint, dataset_root, progress=False)
+
+    assert (result.num_clips, result.num_crops, len(result.paths)) == (2, 3, 6)
+    inputs = torch.cat(model.inputs).double().numpy()
+    assert inputs.shape == (6 * 2 * 3, 3, spec.clip_len, spec.crop_size, spec.crop_size)
+    inputs = inputs.reshape(6, 2 * 3, *inputs.shape[1:])
+    for path, got, scores in zip(result.paths, inputs, result.scores, strict=True):
+        expected = _oracle_views(path, spec, num_clips=2, num_crops=3)
+        for v, (got_view, want_view) in enumerate(zip(_levels(got, spec), expected, strict=True)):
+            error = np.abs(got_view - want_view).mean()
+            assert error < DECODER_RESIZE_TOLERANCE, (
+                f"{path}: view {v} (clip {v // 3}, crop {v % 3}) off by {error:.1f} levels on average"
+            )
+        logits = np.einsum("vctyx,kctyx->vk", got, weights)  # the oracle's logits of the views it was given
+        np.testing.assert_allclose(scores, _average(logits, "softmax"), rtol=1e-5, atol=1e-6)
 
 
 def test_segment_views():
@@ -204,6 +321,7 @@ def test_match_classes_by_name():
         match_classes(["yoga"], [0], ["abseiling", "air drumming"], "x")
 
 
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")  # an untrained model's guesses
 def test_eval_metrics_are_sklearns_and_the_cli_writes_them(dataset_root, checkpoint, tmp_path, capsys):
     result = evaluate(checkpoint, dataset_root, progress=False)  # the recipe's split and 2 clips x 3 crops
     assert (result.split, result.num_clips, result.num_crops, len(result.paths)) == ("test", 2, 3, 6)

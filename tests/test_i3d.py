@@ -7,6 +7,8 @@ check shapes and finiteness, not predictions.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -22,7 +24,9 @@ from vidact.models.inflate import inflate
 from vidact.models.profile import count_macs, count_params
 from vidact.models.weights import load_weights
 
-SAMPLE = "../shared/data/videos/ucf101/v_CricketShot_g04_c01"
+# ../shared/data from the project root, found from this file so the tests see it from any working directory.
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SAMPLE = str(DATA / "videos" / "ucf101" / "v_CricketShot_g04_c01")
 MIXED_BLOCKS = ("3b", "3c", "4b", "4c", "4d", "4e", "4f", "5b", "5c")
 
 

@@ -10,6 +10,7 @@ on these ResNet-50 logits (up to 95 with random weights and BN statistics) and 4
 from __future__ import annotations
 
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,9 @@ from torch import nn
 from vidact.errors import ConfigError
 from vidact.models.inflate import BatchNormAct3d, InflatedConv3d, inflate, tf_same_padding
 from vidact.models.per_frame import efficientnet_lite0_imagenet
+
+# ../shared/data from the project root, found from this file so the tests see it from any working directory.
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 ATOL = 1e-5
 
@@ -103,7 +107,7 @@ def test_efficientnet_lite0_imagenet_inflation_reproduces_the_2d_logits():
     # timm's TF-style layers are inflated too: "SAME"-padded stride-2 convolutions and BN + activation layers.
     assert any(isinstance(m, InflatedConv3d) and m.same_padding for m in inflated.modules())
     assert any(isinstance(m, BatchNormAct3d) for m in inflated.modules())
-    image = Image.open("../shared/data/images/squirrel_cls.jpg").convert("RGB").resize((64, 64))
+    image = Image.open(DATA / "images" / "squirrel_cls.jpg").convert("RGB").resize((64, 64))
     images = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].double() / 127.5 - 1.0
     with torch.no_grad():
         expected = net(images)

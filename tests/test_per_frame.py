@@ -32,7 +32,8 @@ from vidact.models.per_frame import (
 from vidact.models.profile import count_macs, count_params
 from vidact.models.weights import load_weights, read_checkpoint, sha256_of
 
-DATA = Path("../shared/data")
+# ../shared/data from the project root, found from this file so the tests see it from any working directory.
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Photos whose ImageNet class is unambiguous. ImageNet's only apple class is "Granny Smith".

@@ -34,7 +34,9 @@ from vidact.io import VideoReader
 from vidact.io.writer import write_video
 from vidact.models import build_model
 
-ARM_WRESTLING = "../shared/data/videos/kinetics/arm_wrestling.mp4"  # 280 frames at 28 fps: 10 s
+# ../shared/data from the project root, found from this file so the tests see it from any working directory.
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ARM_WRESTLING = str(DATA / "videos" / "kinetics" / "arm_wrestling.mp4")  # 280 frames at 28 fps: 10 s
 CLASSES = ["arm wrestling", "tai chi", "skateboarding", "cleaning pool"]
 # torchvision's Kinetics-400 statistics (torchvision.models.video weights' transforms)
 TV_MEAN, TV_STD = [0.43216, 0.394666, 0.37645], [0.22803, 0.22145, 0.216989]

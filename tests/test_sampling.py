@@ -2,6 +2,8 @@
 
 Properties every sampler must keep for any video length (short ones included): indices in range, the right
 count, sorted (except the "loop" policy on a short video, which replays it), and determinism under a seed.
+Training randomness comes from the rng and reaches every frame it may; sampling by time picks, on a known
+variable-frame-rate timeline, exactly the frames on screen at the instants asked for.
 """
 
 from __future__ import annotations
@@ -170,3 +172,91 @@ def test_invalid_arguments():
         S.random_clip_indices(10, 4, rng=np.random.default_rng(0), short_policy="wrap")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         S.time_indices(np.arange(10) / 30, 4, 0.0)
+
+
+# -- training randomness: offsets come from the rng, and reach every frame they may ------------------------------
+def test_segment_offsets_come_from_the_rng():
+    """TSN training offsets are drawn from ``rng``: the same seed gives the same indices, different seeds give
+    different ones, and the segments draw their offsets independently of each other."""
+    draws = [S.segment_indices(100, 4, rng=np.random.default_rng(seed)) for seed in range(20)]
+    np.testing.assert_array_equal(draws[3], S.segment_indices(100, 4, rng=np.random.default_rng(3)))
+    assert len({tuple(d) for d in draws}) == 20  # 25**4 possible draws: 20 seeds, 20 different ones
+    rng = np.random.default_rng(0)
+    offsets = np.stack([S.segment_indices(100, 4, rng=rng) for _ in range(2000)]) - np.arange(4) * 25
+    # independent offsets in [0, 25): two segments agree about 1/25 of the time (80 in 2000), not always
+    assert 40 < np.sum(offsets[:, 0] == offsets[:, 1]) < 160
+
+
+@pytest.mark.parametrize(("num_frames", "segments", "per"), [(100, 4, 1), (37, 3, 1), (40, 4, 3)])
+def test_segment_offsets_reach_every_frame_of_their_segment(num_frames, segments, per):
+    """Over many draws of one generator, every start a snippet can have in its segment comes up, about equally
+    often: segment k is frames [k * n // K, (k + 1) * n // K) and a snippet of ``per`` frames must fit in it."""
+    rng, draws = np.random.default_rng(0), 4000
+
+    def draw() -> np.ndarray:
+        return S.segment_indices(num_frames, segments, rng=rng, frames_per_segment=per)
+
+    starts = np.stack([draw() for _ in range(draws)])[:, ::per]  # [draws, segments]: snippets' first frames
+    for k in range(segments):
+        lo, hi = k * num_frames // segments, (k + 1) * num_frames // segments
+        allowed = np.arange(lo, hi - per + 1)
+        values, counts = np.unique(starts[:, k], return_counts=True)
+        np.testing.assert_array_equal(values, allowed)  # each of them reached, nothing else
+        expected = draws / allowed.size
+        assert counts.min() > 0.7 * expected and counts.max() < 1.3 * expected, (k, counts)
+
+
+def test_random_clip_starts_come_from_the_rng():
+    """A random training clip starts anywhere from frame 0 to the last start where it fits, uniformly, as the
+    rng draws: different seeds, different clips."""
+    span = S.clip_span(8, 2)  # 15 frames: in a 40-frame video the clip starts at 0 ... 25
+    rngs = [np.random.default_rng(seed) for seed in range(2600)]
+    starts = np.array([S.random_clip_indices(40, 8, 2, rng=rng)[0] for rng in rngs])
+    values, counts = np.unique(starts, return_counts=True)
+    np.testing.assert_array_equal(values, np.arange(40 - span + 1))
+    assert counts.min() > 50 and counts.max() < 150  # 100 expected each
+
+
+# -- sampling by time on a variable-frame-rate timeline ----------------------------------------------------------
+# Frame times in 1/64 s (exact in binary, so instants that fall on a frame's time are exact): bursts and gaps,
+# as in a variable-frame-rate phone video. Frame i is on screen from TIMES[i] until the next frame's time; the
+# last one for a typical frame duration (the median gap, 3/64 s), so the video ends at 67/64 s.
+TICKS = np.array([0, 3, 6, 16, 18, 40, 41, 42, 43, 58, 64])
+TIMES = TICKS / 64
+
+
+def _on_screen(instant: float) -> int:
+    """The frame shown at ``instant``, by brute force: the last frame whose time has come."""
+    return max(i for i, t in enumerate(TIMES) if t <= instant)
+
+
+def test_time_indices_pick_the_frame_on_screen_by_hand():
+    # 8 fps = one instant every 8/64 s from 0: 0 -> frame 0; 8 -> 2 (shown from 6); 16 -> 3 (exactly its time);
+    # 24 -> 4 (from 18); 32 -> 4 still (the next comes at 40); 40 -> 5 (exactly); 48 -> 8 (from 43); 56 -> 8
+    assert S.time_indices(TIMES, 8, 8.0, start=0.0).tolist() == [0, 2, 3, 4, 4, 5, 8, 8]
+    # centred: the clip lasts 4 / 8 fps = 32/64 s of the 67/64 s video, so it starts at (67 - 32) / 2 = 17.5/64;
+    # instants 17.5, 25.5, 33.5, 41.5 -> frames 3, 4, 4, 6
+    assert S.time_indices(TIMES, 4, 8.0).tolist() == [3, 4, 4, 6]
+    # past the end (67/64): the last frame repeats, or the video replays from 0 (72 - 67 = 5 -> frame 1)
+    assert S.time_indices(TIMES, 4, 8.0, start=48 / 64).tolist() == [8, 8, 10, 10]
+    assert S.time_indices(TIMES, 4, 8.0, start=48 / 64, short_policy="loop").tolist() == [8, 8, 10, 1]
+
+
+@pytest.mark.parametrize("fps", [8.0, 16.0, 32.0, 64.0])
+def test_time_indices_match_the_frames_on_screen(fps):
+    """For every start on a 1/128 s grid, each instant maps to the frame on screen then (brute force)."""
+    clip_len = 4
+    for start in np.arange(0, 67 * 2) / 128:
+        instants = start + np.arange(clip_len) / fps
+        expected = [_on_screen(t) for t in instants]
+        got = S.time_indices(TIMES, clip_len, fps, start=start, short_policy="repeat_last")
+        assert got.tolist() == expected, (start, fps)
+
+
+def test_time_indices_random_start_comes_from_the_rng():
+    """A random start lies anywhere the clip fits (0 to 35/64 s for 4 frames at 8 fps): its first frame is any of
+    the frames shown by then, as the rng draws."""
+    firsts = {int(S.time_indices(TIMES, 4, 8.0, rng=np.random.default_rng(seed))[0]) for seed in range(200)}
+    assert firsts == {0, 1, 2, 3, 4}  # shown from 0, 3, 6, 16 and 18/64 s; the next one only at 40/64 s
+    clips = {tuple(S.time_indices(TIMES, 4, 8.0, rng=np.random.default_rng(seed))) for seed in range(20)}
+    assert len(clips) > 5

@@ -4,6 +4,7 @@ and the ready-made pipelines on a real Kinetics clip."""
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -29,7 +30,9 @@ from vidact.errors import ConfigError
 from vidact.io import VideoReader
 from vidact.io._pyav import output_size
 
-VIDEO = "../shared/data/videos/kinetics/arm_wrestling.mp4"
+# ../shared/data from the project root, found from this file so the tests see it from any working directory.
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+VIDEO = str(DATA / "videos" / "kinetics" / "arm_wrestling.mp4")
 
 
 def random_clip(frames: int = 4, height: int = 12, width: int = 16, channels: int = 3, seed: int = 0):
