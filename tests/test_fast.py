@@ -10,24 +10,37 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+import torchvision.transforms.functional as TF
+from PIL import Image
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from vidact.data.synth import SCENE_CLASSES, TEMPORAL_CLASSES, clip_rng, render_clip
 from vidact.errors import ConfigError
-from vidact.infer.fast import FastPath, fold_batch_norms, optimize_for_inference
+from vidact.infer.fast import FastPath, Float32Island, fold_batch_norms, optimize_for_inference
 from vidact.io import VideoReader
 from vidact.models import build_model
+from vidact.models.per_frame import (
+    PerFrameClassifier,
+    efficientnet_lite0_weights_path,
+    per_frame_efficientnet_lite0,
+)
+from vidact.models.weights import read_checkpoint
 
-KINETICS = Path("../shared/data/videos/kinetics")
+# The real data is ../shared/data from the project root, found from this file whatever the working directory.
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+KINETICS = DATA / "videos" / "kinetics"
 SIZE = 32  # clip side in pixels: small enough for the whole file to run in well under a minute
 BF16_LOGIT_RTOL = 0.02
 """Largest |fast - float32| logit difference allowed, as a fraction of the largest |float32 logit|: bfloat16
-moves these families' logits by at most about 1% of it (0.4-0.95% here and in benchmarks/models.py)."""
-AGREEMENT_FLOOR = 0.9
-"""Fraction of clips whose top-1 the fast path must keep. bfloat16 flips near-ties: on 207 clips at 32x32 these
-families keep 95-100% of the float32 top-1s, and 94-98% once the logits are centred so that the top-1 depends
-on the clip (benchmarks/models.py reports both per model). 99% is not reached on such clip sets."""
+moves the random 3D families' logits by at most about 1% of it (0.4-1.0% here and in benchmarks/models.py),
+and the ImageNet EfficientNet-Lite0's, with its declared float32 layers, by 1.0-1.2% (5-6% without them)."""
+AGREEMENT_FLOOR = 0.85
+"""Fraction of clips whose top-1 the fast path must keep. The random networks' raw top-1 barely depends on the
+clip (one or two classes for all of them), so their agreement is measured on centred logits (minus their mean
+over the clip set: the same network with its classifier's bias shifted), whose top-1 does. bfloat16 flips
+near-ties: on the 48 clips here these families keep 92-96% of the centred top-1s (94-98% on 207 clips in
+benchmarks/models.py), and the ImageNet EfficientNet-Lite0 keeps 99% of its top-1s on real video frames."""
 
 
 def _model(name: str) -> nn.Module:
@@ -80,6 +93,45 @@ def _clips(count: int, frames: int) -> torch.Tensor:
 def _logits(model: nn.Module, clips: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
     with torch.inference_mode():
         return model(clips)
+
+
+# Photos whose ImageNet class is unambiguous (as in tests/test_per_frame.py).
+PHOTO_CLASSES = {"squirrel_cls.jpg": 335, "orange.jpg": 950, "apple.jpg": 948, "baboon.jpg": 372}
+
+
+@functools.cache
+def _lite0_imagenet() -> PerFrameClassifier:
+    """per_frame_efficientnet_lite0 with its ImageNet weights and, as its head, their ImageNet classifier.
+
+    Clips [B, 3, T, 224, 224] scaled to [-1, 1] -> ImageNet logits [B, 1000] (the mean over the T frames).
+    """
+    model = per_frame_efficientnet_lite0(num_classes=1000, dropout=0.0).eval()
+    state = read_checkpoint(efficientnet_lite0_weights_path())
+    model.fc.load_state_dict({"weight": state["_fc.weight"], "bias": state["_fc.bias"]})
+    return model
+
+
+def _evaluation_crop(image: torch.Tensor) -> torch.Tensor:
+    """The model card's test protocol, short side 256 and centre crop 224: [3, H, W] -> [3, 224, 224]."""
+    return TF.center_crop(TF.resize(image, 256, antialias=True), 224)
+
+
+@functools.cache
+def _real_frames() -> torch.Tensor:
+    """[19, 3, 1, 224, 224] one-frame clips scaled to [-1, 1], cropped as the model card says.
+
+    The four ``PHOTO_CLASSES`` photos in that order, a butterfly photo (a lime swallowtail, not an ImageNet class),
+    then two frames, a third and two thirds of the way in, of each of the seven Kinetics videos.
+    """
+    images = [TF.pil_to_tensor(Image.open(DATA / "images" / name).convert("RGB")) for name in PHOTO_CLASSES]
+    images.append(TF.pil_to_tensor(Image.open(DATA / "images" / "butterfly.jpg").convert("RGB")))
+    for path in sorted(KINETICS.glob("*.mp4")):
+        with VideoReader(path) as reader:
+            frames = reader.get_frames(np.array([len(reader) // 3, 2 * len(reader) // 3]))
+        images.extend(torch.as_tensor(frames).permute(0, 3, 1, 2))
+    assert len(images) == 19, f"expected 5 photos and 7 Kinetics videos under {DATA}"
+    frames = torch.stack([_evaluation_crop(image) for image in images]).float() / 255
+    return ((frames - 0.5) / 0.5).unsqueeze(2)
 
 
 # -- folding ----------------------------------------------------------------------------------------------------
@@ -165,7 +217,29 @@ def test_fold_batch_norms_leaves_training_mode_alone() -> None:
     assert sum(isinstance(m, nn.BatchNorm3d) for m in model.modules()) == 8
 
 
+def test_fold_batch_norms_folds_every_batch_norm_act_of_efficientnet_lite0() -> None:
+    """Claim: each of timm's BatchNormAct2d (BatchNorm, then ReLU6 or nothing) in the ImageNet EfficientNet-Lite0
+    is folded into its convolution (a TF "SAME"-padding one for the strided layers), its activation kept."""
+    model = copy.deepcopy(_lite0_imagenet())
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    activations = sum(isinstance(m, nn.ReLU6) for m in model.modules())
+    assert len(norms) == 49 and all(type(m).__name__ == "BatchNormAct2d" for m in norms) and activations == 33
+    x = _real_frames()[5:7]  # two video frames
+    with torch.no_grad():
+        expected = model(x)
+        assert fold_batch_norms(model) == 49
+        got = model(x)
+    assert not any(isinstance(m, _BatchNorm) for m in model.modules())
+    assert sum(isinstance(m, nn.ReLU6) for m in model.modules()) == activations
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5 * expected.abs().max().item())
+
+
 # -- the fast path ----------------------------------------------------------------------------------------------
+
+
+def _centred_top1(logits: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """Top-1 classes [N] of logits [N, K] minus ``centre`` [1, K]."""
+    return (logits - centre).argmax(dim=1)
 
 
 @pytest.mark.parametrize(
@@ -174,20 +248,40 @@ def test_fold_batch_norms_leaves_training_mode_alone() -> None:
         ("r2plus1d_18", 8),
         ("c3d", 8),
         ("slowfast_r50", 8),
-        ("i3d_inception_v1", 8),
         ("per_frame_resnet18", 4),
+        ("simple3d", 8),
     ],
 )
 def test_fast_path_agrees_with_float32(name: str, frames: int) -> None:
+    """Claim: the fast path's logits are float32's up to bfloat16 rounding, and it keeps their answers."""
     model = _model(name)
-    clips = _clips(23, frames)
+    clips = _clips(47, frames)
     expected = _logits(model, clips)
     got = _logits(optimize_for_inference(model), clips)
     assert got.dtype == torch.float32 and got.shape == expected.shape
     error = (got - expected).abs().max().item()
     assert error <= BF16_LOGIT_RTOL * expected.abs().max().item()
-    agreement = (got.argmax(1) == expected.argmax(1)).float().mean().item()
+    # Agreement of the centred top-1s, which depend on the clip: the check is only worth something if the
+    # float32 answers differ from clip to clip (random agreement would then be below 1 in 16).
+    centre = expected.mean(dim=0, keepdim=True)
+    reference = _centred_top1(expected, centre)
+    assert len(set(reference.tolist())) >= len(clips) // 3
+    agreement = (_centred_top1(got, centre) == reference).float().mean().item()
     assert agreement >= AGREEMENT_FLOOR
+
+
+def test_fast_path_stays_within_bf16_rounding_of_inception_i3d() -> None:
+    """Claim: the fast path (SAME-padding convolutions folded, bfloat16) computes what float32 computes.
+
+    Only the logit error is checked: with random weights at 32x32 this network's logits vary across the clips by
+    0.4% of their magnitude, less than bfloat16's rounding moves them, so no top-1 agreement is testable on it.
+    """
+    model = _model("i3d_inception_v1")
+    clips = _clips(7, 8)
+    expected = _logits(model, clips)
+    got = _logits(optimize_for_inference(model), clips)
+    assert got.dtype == torch.float32 and got.shape == expected.shape
+    assert (got - expected).abs().max().item() <= BF16_LOGIT_RTOL * expected.abs().max().item()
 
 
 def test_fast_path_contract() -> None:
@@ -232,6 +326,50 @@ def test_fast_path_takes_slowfast_clip_and_pair() -> None:
         logits = fast(inputs)
         assert logits.dtype == torch.float32 and logits.shape == (2, 400)
         assert (logits - expected).abs().max().item() <= BF16_LOGIT_RTOL * scale
+
+
+def test_fast_path_keeps_the_imagenet_efficientnet_lite0_answers_on_real_frames() -> None:
+    """Claim: on a trained network and real images, the fast path (all 49 BatchNorms folded, the layers the
+    network declares sensitive in float32, the rest in bfloat16) keeps float32's logits within the bound and
+    its top-1 classes, the photos' right ImageNet classes among them."""
+    model = _lite0_imagenet()
+    clips = _real_frames()
+    fast = optimize_for_inference(model)
+    assert fast.folded_batch_norms == 49
+    backbone = fast.model.backbone
+    assert {"backbone.conv_stem", "backbone.blocks.3", "backbone.blocks.5.0.conv_dw"} <= set(fast.float32_modules)
+    assert isinstance(backbone.conv_stem, Float32Island) and backbone.conv_stem.module.weight.dtype == torch.float32
+    assert backbone.blocks[5][0].conv_dw.module.weight.dtype == torch.float32
+    assert backbone.blocks[5][0].conv_pw.weight.dtype == torch.bfloat16
+    expected = _logits(model, clips)
+    got = _logits(fast, clips)
+    assert got.dtype == torch.float32 and got.shape == expected.shape == (19, 1000)
+    assert (got - expected).abs().max().item() <= BF16_LOGIT_RTOL * expected.abs().max().item()
+    reference = expected.argmax(dim=1)
+    assert len(set(reference.tolist())) >= 15  # the answers differ from image to image
+    assert (got.argmax(dim=1) == reference).float().mean().item() >= AGREEMENT_FLOOR
+    assert got[: len(PHOTO_CLASSES)].argmax(dim=1).tolist() == list(PHOTO_CLASSES.values())
+
+
+def test_float32_modules_run_in_float32_inside_the_bf16_fast_path() -> None:
+    """Claim: a submodule's ``float32_modules`` declaration, or the argument, keeps those layers in float32."""
+    model = _model("simple3d")
+    model.stages[0].float32_modules = ("0",)  # a declaration names the declaring module's own submodules
+    fast = optimize_for_inference(model)
+    assert fast.float32_modules == ("stages.0.0",)
+    assert isinstance(fast.model.stages[0][0], Float32Island)
+    assert fast.model.stages[0][0].module[0].weight.dtype == torch.float32
+    assert fast.model.stages[0][1][0].weight.dtype == torch.bfloat16
+    x = torch.randn(2, 3, 8, 32, 32, generator=torch.Generator().manual_seed(0))
+    # With every layer that holds weights in float32, the bfloat16 fast path computes in float32 throughout.
+    everything = optimize_for_inference(model, float32_modules=["stages", "fc", "stages.1"])
+    assert everything.float32_modules == ("stages", "fc")  # nested names are inside an island already
+    expected = _logits(model, x)
+    torch.testing.assert_close(everything(x), expected, rtol=0, atol=1e-5 * expected.abs().max().item())
+    assert optimize_for_inference(model, float32_modules=()).float32_modules == ()
+    assert optimize_for_inference(model, bf16=False).float32_modules == ()
+    with pytest.raises(ConfigError, match="not submodules"):
+        optimize_for_inference(model, float32_modules=["stages.9"])
 
 
 @pytest.mark.slow

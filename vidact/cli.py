@@ -41,6 +41,22 @@ def _fmt_int(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
 
 
+_UNBOUNDED_WIDTH = 10_000
+
+
+def _print_whole(table: Table) -> None:
+    """Print ``table`` on stdout, fitted to the width of a terminal, and whole into a pipe or a file.
+
+    Rich lays out for 80 columns when stdout is not a terminal, which cuts the cells of a wide table
+    (``vidact models | grep slowfast`` lost its weights column and shortened GMACs to ``111.…``); a table
+    does not expand, so printing it at an unbounded width gives each column its natural width.
+    """
+    if console.is_terminal:
+        console.print(table)
+    else:
+        Console(width=_UNBOUNDED_WIDTH).print(table)
+
+
 @app.command()
 def info(
     videos: Annotated[list[Path], typer.Argument(help="Video files, GIFs or folders of frames.")],
@@ -148,7 +164,7 @@ def models_cmd(
             f"{c.gmacs:.2f}" if c.gmacs else "-",
             ", ".join(w.name for w in c.weights) or "-",
         )
-    console.print(t)
+    _print_whole(t)
 
 
 @app.command("eval")

@@ -6,13 +6,16 @@
 :func:`optimize_for_inference` returns a :class:`FastPath`, an inference-only copy of the model that takes and
 returns what the model does, and inside:
 
-1. folds every eval-mode BatchNorm that directly follows a convolution into that convolution
-   (:func:`fold_batch_norms`), which removes a pass over every activation map;
+1. folds every eval-mode BatchNorm that directly follows a convolution into that convolution, in float32
+   (:func:`fold_batch_norms`; timm's ``BatchNormAct2d`` too, its activation kept), which removes a pass
+   over every activation map;
 2. stores 5-D weights as ``channels_last_3d`` and 4-D ones as ``channels_last``, and converts the input to
    match, so that oneDNN runs its channels-last convolution kernels without reordering the activations;
 3. stores convolution and linear weights in bfloat16 and runs the model under CPU autocast to bfloat16:
    convolutions and matrix products run in bfloat16 on CPUs with AVX-512 BF16 or AMX (about 2x the float32
-   throughput), accumulate in float32, and the logits come back as float32;
+   throughput), accumulate in float32, and the logits come back as float32. Layers that a model declares
+   too sensitive for bfloat16 (``float32_modules``, see :func:`declared_float32_modules`) run in float32,
+   each inside a :class:`Float32Island`;
 4. runs under ``torch.inference_mode`` (no autograd bookkeeping; the logits are inference tensors);
 5. optionally (``compile=True``) compiles the model with TorchInductor, freezing on (weights become constants
    that it prepacks for oneDNN, with pointwise operations fused). Compiling takes tens of seconds per input
@@ -20,12 +23,14 @@ returns what the model does, and inside:
 
 Accuracy. Folding and the channels-last layout are exact up to float32 rounding (``bf16=False`` keeps float32
 results). bfloat16 keeps 8 bits of mantissa: on the model families here (random weights, real and synthetic
-clips) the logits move by at most about 1% of the largest logit's magnitude (0.1% on average), and on
-EfficientNet-Lite0's depthwise convolutions by up to 6%. That flips the top-1 class only where the float32
-top-2 nearly tie, so how often depends on how close a clip set's decisions are: on 0-1% of the clips for the
-3D families' raw logits, on up to 10% once their logits are centred so that every decision is a close one,
-and on 5% of real video frames for EfficientNet-Lite0's ImageNet classifier, none of them a frame that float32
-classifies with a probability of 0.5 or more (``benchmarks/models.py`` measures all three per model;
+clips) the logits move by at most about 1% of the largest logit's magnitude (0.1% on average). Trained weights
+can be more sensitive: bfloat16 throughout moves the ImageNet EfficientNet-Lite0's logits of real video frames
+by up to 6.3%, almost all of it from rounding the weights of its early, high-resolution layers and of its
+depthwise convolutions, so that network declares those (45% of its multiply-adds) float32, which brings it to
+1.2%. bfloat16 flips the top-1 class only where the float32 top-2 nearly tie, so how often depends on how
+close a clip set's decisions are: on 0-1% of the clips for the 3D families' raw logits, on up to 10% once
+their logits are centred so that every decision is a close one, and on about 1% of real video frames for
+EfficientNet-Lite0's ImageNet classifier (``benchmarks/models.py`` measures all three per model;
 ``tests/test_fast.py`` holds the bounds).
 
 Speed: ``benchmarks/models.py`` measures every family against eager float32 and against the CPU's bfloat16
@@ -47,7 +52,13 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..errors import ConfigError
 
-__all__ = ["FastPath", "optimize_for_inference", "fold_batch_norms"]
+__all__ = [
+    "FastPath",
+    "Float32Island",
+    "optimize_for_inference",
+    "fold_batch_norms",
+    "declared_float32_modules",
+]
 
 _CONV_BN_PAIRS: tuple[tuple[type[_ConvNd], type[_BatchNorm]], ...] = (
     (nn.Conv1d, nn.BatchNorm1d),
@@ -57,17 +68,40 @@ _CONV_BN_PAIRS: tuple[tuple[type[_ConvNd], type[_BatchNorm]], ...] = (
 
 
 class _ConvLeafTracer(torch.fx.Tracer):
-    """An fx tracer that keeps every convolution whole, subclasses (e.g. TensorFlow "SAME" padding) included."""
+    """An fx tracer that keeps every convolution and every BatchNorm whole, subclasses included.
+
+    Convolution subclasses (e.g. TensorFlow "SAME" padding) often compute their padding from the input's size,
+    which does not trace; BatchNorm subclasses (e.g. timm's ``BatchNormAct2d``) would otherwise be traced
+    through, leaving no module call to fold.
+    """
 
     def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
-        return isinstance(module, _ConvNd) or super().is_leaf_module(module, qualified_name)
+        return isinstance(module, (_ConvNd, _BatchNorm)) or super().is_leaf_module(module, qualified_name)
 
 
-def _folds_exactly(conv: _ConvNd, bn: _BatchNorm, folded: _ConvNd) -> bool:
-    """Whether ``folded(x) == bn(conv(x))`` on a random probe, for a convolution subclass of unknown forward.
+def _after_normalisation(bn: _BatchNorm) -> nn.Module | None:
+    """What of ``bn``'s forward is left once its normalisation is folded away; None if that is not known.
 
-    True for every subclass that applies ``weight`` and ``bias`` as a convolution does (padding variants);
-    false for one that transforms its weight first (e.g. weight standardisation), which must not be folded.
+    ``nn.BatchNorm{1,2,3}d`` leave nothing (``nn.Identity``). A subclass that follows timm's norm-act
+    convention (``BatchNormAct2d``: batch norm, then its ``drop`` module, then its ``act`` module) leaves
+    ``drop`` then ``act``, without the parts that are identities. Any other subclass is left alone.
+    """
+    if type(bn) in {b for _, b in _CONV_BN_PAIRS}:
+        return nn.Identity()
+    parts = [getattr(bn, name, None) for name in ("drop", "act")]
+    if not isinstance(parts[1], nn.Module) or not (parts[0] is None or isinstance(parts[0], nn.Module)):
+        return None
+    kept = [part for part in parts if part is not None and not isinstance(part, nn.Identity)]
+    return nn.Sequential(*kept) if kept else nn.Identity()
+
+
+def _folds_exactly(conv: _ConvNd, bn: _BatchNorm, folded: _ConvNd, rest: nn.Module) -> bool:
+    """Whether ``rest(folded(x)) == bn(conv(x))`` on a random probe, for modules of unknown forward.
+
+    True for a convolution subclass that applies ``weight`` and ``bias`` as a convolution does (padding
+    variants) and for a BatchNorm subclass that normalises and then applies ``rest``; false for a convolution
+    that transforms its weight first (e.g. weight standardisation) or a BatchNorm subclass that does anything
+    else, neither of which may be folded.
     """
     # The smallest input that every kernel, stride and padding combination turns into at least one output.
     size = [(k - 1) * d + 1 + s for k, d, s in zip(conv.kernel_size, conv.dilation, conv.stride, strict=True)]
@@ -75,14 +109,16 @@ def _folds_exactly(conv: _ConvNd, bn: _BatchNorm, folded: _ConvNd) -> bool:
     probe = torch.randn(2, conv.in_channels, *size, generator=generator, dtype=conv.weight.dtype)
     with torch.no_grad():
         expected = bn(conv(probe))
-        return torch.allclose(folded(probe), expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+        got = rest(folded(probe))
+        return torch.allclose(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
 
 
 def _fold_in_graph(module: nn.Module) -> int | None:
     """Fold the conv -> BN pairs that ``module``'s traced graph proves safe; None if it cannot be traced.
 
     A pair is folded when the BatchNorm's only input is the convolution's output, that output has no other
-    user, and each of the two modules is called once in the graph. The BatchNorm becomes an ``nn.Identity``.
+    user, and each of the two modules is called once in the graph. The BatchNorm is replaced by what its
+    forward does after normalising (:func:`_after_normalisation`: ``nn.Identity`` for a plain BatchNorm).
     """
     try:
         graph = _ConvLeafTracer().trace(module)
@@ -102,14 +138,17 @@ def _fold_in_graph(module: nn.Module) -> int | None:
         if calls[node.target] != 1 or calls[source.target] != 1:
             continue
         bn, conv = module.get_submodule(node.target), module.get_submodule(source.target)
-        pair = next(((c, b) for c, b in _CONV_BN_PAIRS if type(bn) is b and isinstance(conv, c)), None)
+        pair = next(((c, b) for c, b in _CONV_BN_PAIRS if isinstance(bn, b) and isinstance(conv, c)), None)
         if pair is None or bn.training or conv.training or not bn.track_running_stats:
             continue
+        rest = _after_normalisation(bn)
+        if rest is None:
+            continue
         fused = fuse_conv_bn_eval(conv, bn)
-        if type(conv) is not pair[0] and not _folds_exactly(conv, bn, fused):
+        if (type(conv), type(bn)) != pair and not _folds_exactly(conv, bn, fused, rest):
             continue
         _replace_submodule(module, source.target, fused)
-        _replace_submodule(module, node.target, nn.Identity())
+        _replace_submodule(module, node.target, rest)
         folded += 1
     return folded
 
@@ -123,11 +162,14 @@ def fold_batch_norms(model: nn.Module) -> int:
     """Fold, in place, every eval-mode BatchNorm that directly follows a convolution into the convolution.
 
     The convolution's weight becomes ``weight * gamma / sqrt(var + eps)`` (per output channel) and its bias
-    ``(bias - mean) * gamma / sqrt(var + eps) + beta``; the BatchNorm becomes an ``nn.Identity``. The data flow
-    is read from ``torch.fx`` graphs: the model is traced whole if it can be, else each child is tried in turn
-    (SlowFast's input switch or I3D's size-dependent padding only stop tracing at their own level). Only
-    ``nn.BatchNorm{1,2,3}d`` themselves are folded (subclasses such as timm's ``BatchNormAct2d`` also apply
-    an activation), and into a convolution subclass only when a probe shows the fold exact.
+    ``(bias - mean) * gamma / sqrt(var + eps) + beta``, computed in the weights' precision (float32 for a
+    float32 model; :func:`optimize_for_inference` casts to bfloat16 only afterwards). A plain
+    ``nn.BatchNorm{1,2,3}d`` becomes an ``nn.Identity``; a norm-act subclass that follows timm's convention
+    (``BatchNormAct2d``: normalise, then its ``drop``, then its ``act`` module) becomes what it applies after
+    normalising (e.g. the ReLU6 of EfficientNet-Lite), once a probe shows the fold exact. The data flow is
+    read from ``torch.fx`` graphs: the model is traced whole if it can be, else each child is tried in turn
+    (SlowFast's input switch or I3D's size-dependent padding only stop tracing at their own level). A
+    convolution subclass is folded into only when a probe shows the fold exact.
 
     Args:
         model: a module in eval mode (training-mode BatchNorms use batch statistics and are left alone).
@@ -141,19 +183,78 @@ def fold_batch_norms(model: nn.Module) -> int:
     return sum(fold_batch_norms(child) for child in model.children())
 
 
-def _to_inference_layout(model: nn.Module, *, channels_last: bool, bf16: bool) -> None:
+def declared_float32_modules(model: nn.Module) -> tuple[str, ...]:
+    """The submodules of ``model`` that declare themselves too sensitive for bfloat16, by qualified name.
+
+    Any submodule (``model`` itself included) may hold a ``float32_modules`` attribute: a sequence of names of
+    its own submodules that the fast path must run in float32 (as Hugging Face models list theirs in
+    ``_keep_in_fp32_modules``). The ImageNet EfficientNet-Lite0 declares its stem and first four stages
+    (:func:`vidact.models.per_frame.efficientnet_lite0_imagenet`).
+    """
+    names = []
+    for prefix, module in model.named_modules():
+        for name in getattr(module, "float32_modules", ()):
+            names.append(f"{prefix}.{name}" if prefix else name)
+    return tuple(names)
+
+
+class Float32Island(nn.Module):
+    """Runs ``module`` in float32 inside the fast path's bfloat16 autocast region.
+
+    Floating-point tensor inputs (bfloat16 activations from the layers before) are cast to float32, and
+    autocast is off inside, so that ``module``'s convolutions and matrix products run in float32 with its
+    float32 weights. Its outputs stay float32; the bfloat16 layers after it cast them back under autocast.
+
+    Args:
+        module: any module; it takes and returns what it did before.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, *args: object, **kwargs: object) -> object:
+        """``module(*args, **kwargs)`` in float32 (each tensor argument keeps its shape and memory format)."""
+        with torch.autocast("cpu", enabled=False):
+            return self.module(*_to_float32(args), **_to_float32(kwargs))
+
+
+def _to_float32(value: object) -> object:
+    """``value`` with every floating-point tensor in it (in lists, tuples and dicts too) cast to float32."""
+    if isinstance(value, Tensor):
+        return value.float() if value.is_floating_point() else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_float32(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_float32(v) for k, v in value.items()}
+    return value
+
+
+def _outermost(names: Sequence[str]) -> tuple[str, ...]:
+    """``names`` without repeats and without those inside another one (already float32 inside it)."""
+    unique = list(dict.fromkeys(names))
+    return tuple(n for n in unique if not any(n.startswith(f"{other}.") for other in unique))
+
+
+def _to_inference_layout(
+    model: nn.Module, *, channels_last: bool, bf16: bool, float32_modules: Sequence[str] = ()
+) -> None:
     """In place: channels-last weights (5-D and 4-D) and, with ``bf16``, bfloat16 conv and linear parameters.
 
-    Parameters shared between modules stay shared. Norm layers and everything else keep float32; autocast
-    feeds them the bfloat16 activations.
+    Parameters shared between modules stay shared. Norm layers, everything else, and every parameter of the
+    ``float32_modules`` subtrees (even one they share with a module outside) keep float32; autocast feeds the
+    norm layers the bfloat16 activations.
     """
+    float32_params = {
+        id(param) for name in float32_modules for param in model.get_submodule(name).parameters()
+    }
     converted: dict[int, nn.Parameter] = {}
     for module in model.modules():
         low_precision = bf16 and isinstance(module, (_ConvNd, nn.Linear))
         for name, param in list(module.named_parameters(recurse=False)):
             if id(param) not in converted:
                 tensor = param.detach()
-                if low_precision:
+                if low_precision and id(param) not in float32_params:
                     tensor = tensor.to(torch.bfloat16)
                 if channels_last and tensor.dim() in (4, 5):
                     tensor = tensor.contiguous(memory_format=_channels_last_format(tensor))
@@ -173,16 +274,28 @@ class FastPath(nn.Module):
 
     Args:
         model: the prepared model; it takes a clip batch [B, C, T, H, W] (or a list of them, as SlowFast's
-            ``[slow, fast]``) and returns logits [B, K].
+            ``[slow, fast]``, or an image batch [B, C, H, W]) and returns logits [B, K].
         channels_last: convert 5-D inputs to ``channels_last_3d`` (4-D: ``channels_last``).
         bf16: run under CPU autocast to bfloat16 and return float32 logits.
+        folded_batch_norms: how many BatchNorms were folded into convolutions (reported, not used).
+        float32_modules: the qualified names of the submodules that run in float32 (reported, not used).
     """
 
-    def __init__(self, model: nn.Module, *, channels_last: bool = True, bf16: bool = True) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        channels_last: bool = True,
+        bf16: bool = True,
+        folded_batch_norms: int = 0,
+        float32_modules: Sequence[str] = (),
+    ) -> None:
         super().__init__()
         self.model = model
         self.channels_last = channels_last
         self.bf16 = bf16
+        self.folded_batch_norms = folded_batch_norms
+        self.float32_modules = tuple(float32_modules)
 
     def _prepare(self, x: Tensor) -> Tensor:
         if self.channels_last and x.dim() in (4, 5):
@@ -202,6 +315,7 @@ def optimize_for_inference(
     channels_last: bool = True,
     bf16: bool = True,
     fold_bn: bool = True,
+    float32_modules: Sequence[str] | None = None,
     compile: bool = False,
 ) -> FastPath:
     """A fast CPU inference copy of ``model`` (which is left unchanged): see the module docstring.
@@ -211,6 +325,9 @@ def optimize_for_inference(
         channels_last: channels-last weights and inputs.
         bf16: bfloat16 convolution and linear weights, autocast to bfloat16, float32 logits.
         fold_bn: fold BatchNorms into the convolutions before them (:func:`fold_batch_norms`).
+        float32_modules: qualified names of submodules to run in float32 under ``bf16`` (each wrapped in a
+            :class:`Float32Island`, its weights kept float32). None: the ones ``model`` declares
+            (:func:`declared_float32_modules`); ``()``: none, bfloat16 throughout.
         compile: compile with ``torch.compile`` (TorchInductor, freezing on, static shapes): every new input
             shape compiles again, which takes seconds to minutes on a small CPU; needs a C++ compiler.
 
@@ -218,17 +335,32 @@ def optimize_for_inference(
         A :class:`FastPath` in eval mode: [B, C, T, H, W] float32 -> [B, K] float32 inference tensors.
 
     Raises:
-        ConfigError: ``model`` has parameters on a device other than the CPU.
+        ConfigError: ``model`` has parameters on a device other than the CPU, or a ``float32_modules`` name
+            that is not one of its submodules.
     """
     devices = {p.device.type for p in model.parameters()}
     if devices - {"cpu"}:
         raise ConfigError(
             f"optimize_for_inference: the fast path runs on CPU; the model has {devices} parameters"
         )
+    if float32_modules is None:
+        float32_modules = declared_float32_modules(model)
+    float32_modules = _outermost(float32_modules) if bf16 else ()
+    submodules = {name for name, _ in model.named_modules() if name}
+    unknown = [name for name in float32_modules if name not in submodules]
+    if unknown:
+        raise ConfigError(f"optimize_for_inference: float32_modules {unknown} are not submodules of the model")
     prepared = copy.deepcopy(model).eval()
-    if fold_bn:
-        fold_batch_norms(prepared)
-    _to_inference_layout(prepared, channels_last=channels_last, bf16=bf16)
+    folded = fold_batch_norms(prepared) if fold_bn else 0
+    _to_inference_layout(prepared, channels_last=channels_last, bf16=bf16, float32_modules=float32_modules)
+    for name in float32_modules:
+        _replace_submodule(prepared, name, Float32Island(prepared.get_submodule(name)))
     if compile:
         prepared = torch.compile(prepared, dynamic=False, options={"freezing": True})
-    return FastPath(prepared, channels_last=channels_last, bf16=bf16).eval()
+    return FastPath(
+        prepared,
+        channels_last=channels_last,
+        bf16=bf16,
+        folded_batch_norms=folded,
+        float32_modules=float32_modules,
+    ).eval()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = ["read_checkpoint", "extract_state_dict", "load_weights", "strip_prefi
 
 StateDict = dict[str, torch.Tensor]
 _WRAPPER_KEYS = ("state_dict", "model_state", "model", "module", "net", "weights")
+_PICKLE_PROTOCOL_WARNING = r"Detected pickle protocol \d+ in the checkpoint"
 
 
 def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -50,7 +52,13 @@ def read_checkpoint(path: str | os.PathLike, *, sha256: str | None = None) -> An
     if sha256 is not None and sha256_of(path) != sha256:
         raise CheckpointError(f"{path}: checksum mismatch (expected sha256 {sha256[:12]}...)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # A pickle of another protocol than torch.save's 2 (pickle.dump writes 4) makes torch warn that
+            # its weights-only unpickler may not support every instruction of it. The load then succeeds or
+            # raises, and a raise becomes the one-line error below: the warning adds nothing but a second,
+            # misleading stderr line before it. Only that warning is silenced, and only around this call.
+            warnings.filterwarnings("ignore", message=_PICKLE_PROTOCOL_WARNING, category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # UnpicklingError, RuntimeError (zip), EOFError, ...
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "weights_only" in str(e) or "Unsupported global" in str(e):

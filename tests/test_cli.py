@@ -1,0 +1,269 @@
+"""The ``vidact`` command line as a user runs it, in its own process (``python -m vidact.cli``): the happy paths of
+``models``, ``synth`` and ``train`` checked by what they print and write, and hostile weight files that get one
+line on stderr, no library warning before it, and no code run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import pickle
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from vidact.data.synth import TEMPORAL_PAIRS, clip_rng, render_clip
+from vidact.engine.checkpoint import load_checkpoint, load_model
+from vidact.errors import CheckpointError
+from vidact.io import VideoReader, probe
+from vidact.models import list_models, model_card
+from vidact.models.weights import read_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "configs" / "synthetic_simple3d.yaml"
+# The real data is ../shared/data from the project root, found from this file whatever the working directory.
+ARM_WRESTLING = ROOT.parent / "shared" / "data" / "videos" / "kinetics" / "arm_wrestling.mp4"
+
+# The synthetic set of these tests: two time-reversed pairs, 2 + 1 + 1 videos per class, 8 frames of 32x32.
+PAIRS = ("raise", "slide")
+CLASSES = [name for pair in PAIRS for name in TEMPORAL_PAIRS[pair]]
+VIDEOS_PER_CLASS = {"train": 2, "val": 1, "test": 1}
+SIZE, FRAMES, FPS, SEED = 32, 8, 8.0, 3
+
+
+def _command(*args: object) -> list[str]:
+    return [sys.executable, "-m", "vidact.cli", *map(str, args)]
+
+
+def _environment() -> dict[str, str]:
+    """This process's environment with Python's default warning filters, whatever the caller set."""
+    return {**os.environ, "PYTHONWARNINGS": "default"}
+
+
+def _vidact(*args: object) -> subprocess.CompletedProcess[str]:
+    """Run ``vidact ARGS...`` in a new process with stdout and stderr captured (neither is a terminal)."""
+    return subprocess.run(
+        _command(*args), capture_output=True, text=True, timeout=300, cwd=ROOT, env=_environment()
+    )
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    """The body rows of a rich table as lists of stripped cells (one line per row: nothing wraps in a pipe)."""
+    return [[cell.strip() for cell in line.split("│")[1:-1]] for line in text.splitlines() if line.startswith("│")]
+
+
+def _tiny_training(root: Path) -> list[str]:
+    """Overrides that turn the recipe into a run of seconds: Simple3D with 4 and 8 channels, 2 epochs of 4 steps."""
+    return [
+        f"data.root={root}",
+        "data.clip_len=8",
+        "data.stride=1",
+        "data.short_side=32",
+        "data.crop_size=32",
+        "data.batch_size=2",
+        "data.num_workers=0",
+        "model.kwargs={widths: [4, 8], dropout: 0.0}",
+        "train.epochs=2",
+        "train.num_threads=1",
+    ]
+
+
+@pytest.fixture(scope="module")
+def synth_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """``vidact synth`` of the set above: (its root, the finished command)."""
+    root = tmp_path_factory.mktemp("cli") / "synthetic"
+    done = _vidact(
+        "synth", root, "--kind", "temporal", "--size", SIZE, "--frames", FRAMES, "--fps", FPS, "--seed", SEED,
+        *[option for split, count in VIDEOS_PER_CLASS.items() for option in (f"--{split}", count)],
+        *[option for pair in PAIRS for option in ("--pair", pair)],
+        "--workers", 1,
+    )
+    return root, done
+
+
+@pytest.fixture(scope="module")
+def dataset(synth_run: tuple[Path, subprocess.CompletedProcess[str]]) -> Path:
+    """The synthetic set's root, once ``vidact synth`` has written it."""
+    root, done = synth_run
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+# -- vidact models ------------------------------------------------------------------------------------------------
+
+
+def test_models_lists_every_registered_model_with_its_card() -> None:
+    """Claim: ``vidact models`` prints one row per registered model, each with its card's family, input size,
+    parameters, GMACs and loadable weights, whole even into a pipe; a glob selects the matching models only."""
+    done = _vidact("models")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    rows = _table_rows(done.stdout)
+    assert [row[0] for row in rows] == list_models()  # every model, once, in the registry's order
+    for name, family, input_size, params, gmacs, weights in rows:
+        card = model_card(name)
+        assert family == card.family
+        assert tuple(int(n) for n in input_size.split("x")) == card.input_size
+        assert float(params.removesuffix("M")) * 1e6 == pytest.approx(card.params, abs=5e3)
+        assert float(gmacs) == pytest.approx(card.gmacs, abs=5e-3)
+        assert weights.split(", ") == ([w.name for w in card.weights] or ["-"])
+    assert any(row[5] != "-" for row in rows)  # some published weights are listed (the column is not empty)
+
+    done = _vidact("models", "*slowfast*")
+    assert done.returncode == 0, done.stderr
+    assert [row[0] for row in _table_rows(done.stdout)] == list_models("*slowfast*") != []
+
+
+# -- vidact synth -------------------------------------------------------------------------------------------------
+
+
+def test_synth_writes_the_classes_the_manifest_and_the_videos_asked_for(
+    synth_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """Claim: ``vidact synth`` writes classes.txt, manifest.json and root/<split>/<class>/*.mp4 with the pairs,
+    counts, size, frame count, frame rate and seed given on the command line."""
+    root, done = synth_run
+    assert done.returncode == 0, done.stderr
+    total = len(CLASSES) * sum(VIDEOS_PER_CLASS.values())
+    assert f"wrote {total} videos of {len(CLASSES)} classes to {root}" in done.stdout
+
+    assert (root / "classes.txt").read_text().splitlines() == CLASSES
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["kind"] == "temporal" and manifest["classes"] == CLASSES
+    assert manifest["pairs"] == {pair: list(TEMPORAL_PAIRS[pair]) for pair in PAIRS}
+    assert manifest["partners"] == {a: b for pair in PAIRS for a, b in (TEMPORAL_PAIRS[pair], TEMPORAL_PAIRS[pair][::-1])}
+    assert manifest["videos_per_class"] == VIDEOS_PER_CLASS and manifest["chance"] == 1 / len(CLASSES)
+    params = manifest["params"]
+    assert (params["size"], params["frames"], params["fps"], params["seed"]) == ([SIZE, SIZE], FRAMES, FPS, SEED)
+
+    for split, count in VIDEOS_PER_CLASS.items():
+        assert sorted(p.name for p in (root / split).iterdir()) == sorted(CLASSES)
+        for name in CLASSES:
+            assert sorted(p.name for p in (root / split / name).iterdir()) == [
+                f"{name}_{index:04d}.mp4" for index in range(count)
+            ]
+    # Each file is the clip of its (seed, split, class, index), encoded: 8 frames of 32x32 at 8 fps. x264 moves
+    # these tiny noisy frames' pixels by 6-8 levels on average; a clip drawn from another seed differs by 50-80.
+    for split, name in (("train", "lowering_hand"), ("test", "moving_left_to_right")):
+        path = root / split / name / f"{name}_0000.mp4"
+        meta = probe(path)
+        assert (meta.width, meta.height, meta.num_frames, meta.fps) == (SIZE, SIZE, FRAMES, FPS)
+        with VideoReader(path) as reader:
+            decoded = np.asarray(reader.get_frames(np.arange(FRAMES)), dtype=np.float32)
+
+        def drawn(seed: int, split: str = split, name: str = name) -> np.ndarray:
+            return render_clip("temporal", name, clip_rng(seed, split, name, 0), size=SIZE, frames=FRAMES)
+
+        error = np.abs(decoded - drawn(SEED)).mean()
+        assert error < 12 and np.abs(decoded - drawn(SEED + 1)).mean() > 4 * error
+
+
+# -- vidact train -------------------------------------------------------------------------------------------------
+
+
+def test_train_from_a_recipe_with_overrides_writes_the_run_directory(dataset: Path, tmp_path: Path) -> None:
+    """Claim: ``vidact train RECIPE key=value --out DIR`` applies the overrides, trains, reports each epoch and
+    writes the run directory: the resolved recipe, per-epoch metrics, loadable last and best checkpoints."""
+    run = tmp_path / "run"
+    done = _vidact("train", RECIPE, *_tiny_training(dataset), "--out", run, "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert [line.split(":")[0] for line in done.stdout.splitlines() if line.startswith("epoch")] == [
+        "epoch 1/2",
+        "epoch 2/2",
+    ]
+    assert {"config.yaml", "metrics.csv", "metrics.json", "checkpoints"} <= {p.name for p in run.iterdir()}
+
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["data"]["root"] == str(dataset) and config["train"]["epochs"] == 2
+    assert config["model"]["name"] == "simple3d" and config["model"]["kwargs"]["widths"] == [4, 8]
+    assert config["train"]["optimizer"] == "adamw"  # what the overrides leave alone comes from the recipe
+
+    with open(run / "metrics.csv", newline="") as f:
+        epochs = list(csv.DictReader(f))
+    steps_per_epoch = len(CLASSES) * VIDEOS_PER_CLASS["train"] // 2  # batch size 2
+    assert [(int(e["epoch"]), int(e["step"])) for e in epochs] == [(1, steps_per_epoch), (2, 2 * steps_per_epoch)]
+    assert all(math.isfinite(float(e["train_loss"])) and float(e["train_loss"]) > 0 for e in epochs)
+    val_videos = len(CLASSES) * VIDEOS_PER_CLASS["val"]
+    top1 = [float(e["val_top1"]) for e in epochs]
+    assert all(round(t * val_videos) == pytest.approx(t * val_videos) for t in top1)  # a share of 4 videos
+
+    summary = json.loads((run / "metrics.json").read_text())
+    assert summary["epochs"] == 2 and summary["steps"] == 2 * steps_per_epoch
+    assert sorted(summary["classes"]) == sorted(CLASSES)
+    assert summary["best"]["top1"] == max(top1) and summary["best"]["epoch"] == top1.index(max(top1)) + 1
+
+    last, _ = load_checkpoint(run, "last")
+    best, _ = load_checkpoint(run, "best")
+    for checkpoint in (last, best):
+        assert checkpoint["model_name"] == "simple3d" and checkpoint["classes"] == summary["classes"]
+        assert checkpoint["config"]["data"]["root"] == str(dataset)
+    assert best["metrics"]["top1"] == summary["best"]["top1"]
+    model, info = load_model(run)  # the best checkpoint rebuilds a working model
+    with torch.inference_mode():
+        logits = model(torch.zeros(1, 3, 8, 32, 32))
+    assert logits.shape == (1, len(CLASSES)) and info.classes == summary["classes"]
+
+
+# -- hostile weight files -----------------------------------------------------------------------------------------
+
+
+class _Payload:
+    """Unpickling this calls ``open(path, "w")``, creating ``path``: it stands for any code a pickle can run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return open, (str(self.path), "w")
+
+
+def _hostile_pickle(path: Path, marker: Path) -> Path:
+    """Write a weights-looking pickle (protocol 4, as pickle.dump writes) whose loading creates ``marker``."""
+    with open(path, "wb") as f:
+        pickle.dump({"state_dict": _Payload(marker)}, f, protocol=4)
+    return path
+
+
+def test_hostile_weights_get_one_error_line_and_run_nothing(dataset: Path, tmp_path: Path) -> None:
+    """Claim: a pickle that runs code, given as ``--weights`` to predict, as the checkpoint to eval, or as
+    ``model.pretrained`` to train, gets exactly ``error: <path>: <reason>`` on stderr (no torch warning before
+    it) and exit status 2, and its code does not run."""
+    marker = tmp_path / "payload_ran"
+    evil = _hostile_pickle(tmp_path / "evil.pkl", marker)
+    live = _hostile_pickle(tmp_path / "live.pkl", tmp_path / "live_payload_ran")
+    with open(live, "rb") as f:  # the payload is live: plain pickle runs it
+        pickle.load(f)
+    assert (tmp_path / "live_payload_ran").exists()
+
+    # The loader itself warns nothing (the fix is where torch.load is called, not a filter in the CLI).
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(CheckpointError, match="not a readable"):
+        warnings.simplefilter("always")
+        read_checkpoint(evil)
+    assert [str(w.message) for w in caught] == []
+
+    commands = {
+        "predict": ["predict", ARM_WRESTLING, "--model", "simple3d", "--weights", evil],
+        "eval": ["eval", evil, dataset, "--split", "test"],
+        "train": ["train", RECIPE, *_tiny_training(dataset), f"model.pretrained={evil}", "--out", tmp_path / "run"],
+    }
+    processes = {  # one process per command, all at once
+        name: subprocess.Popen(
+            _command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_environment()
+        )
+        for name, args in commands.items()
+    }
+    for name, process in processes.items():
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 2, (name, stderr)
+        assert stderr.splitlines() == [
+            f"error: {evil}: not a readable checkpoint (it stores Python objects beyond tensors, which vidact "
+            "will not unpickle (weights_only=True))"
+        ], (name, stderr)
+        assert stdout == "", (name, stdout)
+    assert not marker.exists()
