@@ -136,7 +136,8 @@ def synth(
         workers=workers,
         overwrite=overwrite,
     )
-    console.print(f"wrote {info.num_videos} videos of {len(info.classes)} classes to {info.root}")
+    # soft_wrap: a long path stays on one line in a pipe or a log (rich would break it at 80 columns)
+    console.print(f"wrote {info.num_videos} videos of {len(info.classes)} classes to {info.root}", soft_wrap=True)
 
 
 @app.command("models")
@@ -344,7 +345,9 @@ def demo(
         f"the right direction only {tp['per_frame']['direction_acc_within_pair']:.0%} (pair chance 50%); "
         f"the temporal model gets the direction {tp['temporal']['direction_acc_within_pair']:.0%}."
     )
-    console.print(f"wrote {out / 'results.json'} and {out / 'report.html'} ({results['_about']['seconds']:.0f} s)")
+    console.print(
+        f"wrote {out / 'results.json'} and {out / 'report.html'} ({results['_about']['seconds']:.0f} s)", soft_wrap=True
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
