@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -21,15 +22,54 @@ from vidact.models import model_card
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SYNTHETIC = sorted(CONFIGS.glob("synthetic_*.yaml"))
+if not SYNTHETIC:
+    raise FileNotFoundError(f"no synthetic_*.yaml recipes in {CONFIGS}: the recipe tests would vanish unseen")
+#: Recipes whose full run on the tour's data has not been measured on 2 CPU cores yet (each costs 10-20 minutes
+#: of training there); their headers say so and give the measured cost of a training step. Issue 8 left them open.
+NOT_YET_MEASURED = {"synthetic_c3d", "synthetic_r2plus1d", "synthetic_slowfast"}
 
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synthetic-temporal")
-    # the recipes' own frame size and length (vidact synth ... --size 64 --frames 16), two classes
-    synthesize(root, "temporal", videos_per_class={"train": 2, "val": 1}, size=64, frames=16, pairs=["lid"],
-               workers=0, progress=False, overwrite=True)
+    # the recipes' own frame size and length (vidact synth ... --size 32 --frames 16), two classes
+    synthesize(
+        root,
+        "temporal",
+        videos_per_class={"train": 2, "val": 1},
+        size=32,
+        frames=16,
+        pairs=["lid"],
+        workers=0,
+        progress=False,
+        overwrite=True,
+    )
     return root
+
+
+def test_every_synthetic_recipe_says_what_data_it_needs_and_what_it_reaches() -> None:
+    """Each recipe's header gives the `vidact synth` command of its data (the README tour's, so one data set
+    serves every recipe) and what it measured on it; a recipe whose data or promise is unstated cannot be checked."""
+    readme = (CONFIGS.parent / "README.md").read_text()
+    tour_synth = re.search(r"^(vidact synth data/synthetic-temporal .*?)$", readme.replace("\\\n", " "), re.M)
+    assert tour_synth, "the README's tour has no `vidact synth data/synthetic-temporal` line"
+    expected = " ".join(tour_synth.group(1).split("  #")[0].split())
+    for path in SYNTHETIC:
+        header = "".join(
+            line[1:] for line in path.read_text().splitlines(keepends=True) if line.startswith("#")
+        )
+        commands = " ".join(header.replace("\\\n", " ").split())
+        assert expected in commands, f"{path.name}: its data is not the tour's ({expected})"
+        measured = re.search(r"Measured on 2 CPU cores.*?\d+(\.\d+)? % test top-1", commands) is not None
+        # A recipe is either measured or on the list of those still to measure, never silently neither; and one
+        # that gets measured must leave the list.
+        assert measured != (path.stem in NOT_YET_MEASURED), (
+            f"{path.name}: states what it reaches: {measured}; listed in NOT_YET_MEASURED: {path.stem in NOT_YET_MEASURED}"
+        )
+        cfg = load_config(path)
+        assert (cfg.data.short_side, cfg.data.crop_size) == (32, 32), (
+            f"{path.name}: not the 32x32 synthetic frames"
+        )
 
 
 def test_every_model_family_has_a_synthetic_recipe() -> None:
@@ -39,14 +79,17 @@ def test_every_model_family_has_a_synthetic_recipe() -> None:
 
 @pytest.mark.parametrize("recipe", SYNTHETIC, ids=lambda p: p.stem)
 def test_recipe_trains(recipe: Path, videos: Path, tmp_path: Path) -> None:
-    cfg = load_config(recipe, [
-        f"data.root={videos}",
-        "data.batch_size=2",
-        "data.num_workers=0",
-        "train.epochs=1",
-        "train.warmup_epochs=0",
-        "train.checkpoint_every_steps=0",
-    ])
+    cfg = load_config(
+        recipe,
+        [
+            f"data.root={videos}",
+            "data.batch_size=2",
+            "data.num_workers=0",
+            "train.epochs=1",
+            "train.warmup_epochs=0",
+            "train.checkpoint_every_steps=0",
+        ],
+    )
     result = train(cfg, tmp_path / "run", progress=False)
 
     with open(tmp_path / "run" / "metrics.csv", newline="") as f:
