@@ -26,7 +26,7 @@ if not SYNTHETIC:
     raise FileNotFoundError(f"no synthetic_*.yaml recipes in {CONFIGS}: the recipe tests would vanish unseen")
 #: Recipes whose full run on the tour's data has not been measured on 2 CPU cores yet (each costs 10-20 minutes
 #: of training there); their headers say so and give the measured cost of a training step. Issue 8 left them open.
-NOT_YET_MEASURED = {"synthetic_c3d", "synthetic_r2plus1d"}
+NOT_YET_MEASURED = {"synthetic_c3d"}
 
 
 @pytest.fixture(scope="module")
