@@ -140,7 +140,7 @@ def test_converter_rejects_keys_it_has_no_rule_for():
 
 def test_lite0_backbone_of_the_video_model_is_the_imagenet_one(lite0):
     model = per_frame_efficientnet_lite0(num_classes=7)
-    assert model.feature_dim == 1280 and model.fc.out_features == 7
+    assert model.num_features == 1280 and model.fc.out_features == 7
     for key, value in model.backbone.state_dict().items():
         torch.testing.assert_close(value, lite0.state_dict()[key], rtol=0, atol=0)
     scratch = per_frame_efficientnet_lite0(num_classes=7, pretrained=False)
@@ -230,7 +230,7 @@ def test_clip_logits_ignore_frame_order():
 )
 def test_backbones_by_name(backbone, feature_dim):
     model = per_frame(backbone=backbone, num_classes=3).eval()
-    assert model.feature_dim == feature_dim
+    assert model.num_features == feature_dim
     with torch.no_grad():
         assert model.forward_frames(torch.randn(2, 3, 4, 64, 64)).shape == (2, 4, 3)
 

@@ -36,7 +36,7 @@ def test_shapes_and_temporal_downsampling_in_the_last_two_stages():
         assert model(clips).shape == (2, 7)
     assert shapes == [(2, 16, 16, 32, 32), (2, 32, 16, 16, 16), (2, 64, 8, 8, 8), (2, 128, 4, 4, 4)]
     with torch.no_grad():
-        assert model.forward_features(clips).shape == (2, model.feature_dim) == (2, 128)
+        assert model.forward_features(clips).shape == (2, model.num_features, 4, 4, 4) == (2, 128, 4, 4, 4)
 
 
 @pytest.mark.parametrize(("block", "convs_per_unit"), [("3d", 1), ("2plus1d", 2)])
@@ -46,7 +46,7 @@ def test_every_stage_has_temporal_kernels(block, convs_per_unit):
         convs = [m for m in stage.modules() if isinstance(m, nn.Conv3d)]
         assert len(convs) == 2 * convs_per_unit
         assert any(conv.kernel_size[0] == 3 for conv in convs)
-    assert model.feature_dim == 32
+    assert model.num_features == 32
 
 
 def test_reversing_time_changes_the_logits():

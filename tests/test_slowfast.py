@@ -369,27 +369,6 @@ def test_zero_init_residual():
     )
 
 
-def test_channels_last_3d_and_bf16_autocast():
-    torch.manual_seed(0)
-    model = randomize_batchnorm(tiny_slowfast()).eval()
-    clip = torch.randn(2, 3, 16, 32, 32)
-    with torch.no_grad():
-        reference = model(clip)
-        model = model.to(memory_format=torch.channels_last_3d)
-        assert model.slow_stem.conv.weight.is_contiguous(memory_format=torch.channels_last_3d)
-        torch.testing.assert_close(model(clip.contiguous(memory_format=torch.channels_last_3d)), reference)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            low = model(clip)
-    assert low.dtype == torch.bfloat16
-    torch.testing.assert_close(low.float(), reference, rtol=0.05, atol=0.05 * reference.abs().max().item())
-
-    model.train()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        loss = nn.functional.cross_entropy(model(clip), torch.tensor([1, 3]))
-    loss.backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
-
-
 def test_predict_with_a_pyslowfast_checkpoint(tmp_path, capsys):
     """`vidact predict VIDEO --model slowfast_r50 --weights FILE`: a PySlowFast checkpoint (full R50, 400
     classes) gives the scores of the model it was saved from, on the published test input (32 frames every 2nd,
@@ -415,10 +394,24 @@ def test_predict_with_a_pyslowfast_checkpoint(tmp_path, capsys):
 
     out = tmp_path / "prediction.json"
     with pytest.raises(SystemExit) as exit_info:
-        main([
-            "predict", str(video), "--model", "slowfast_r50", "--weights", str(checkpoint),
-            "--weights-layout", "pyslowfast", "--labels", str(labels), "--window", "4", "--json", str(out),
-        ])
+        main(
+            [
+                "predict",
+                str(video),
+                "--model",
+                "slowfast_r50",
+                "--weights",
+                str(checkpoint),
+                "--weights-layout",
+                "pyslowfast",
+                "--labels",
+                str(labels),
+                "--window",
+                "4",
+                "--json",
+                str(out),
+            ]
+        )
     assert exit_info.value.code == 0, capsys.readouterr().err
     got = json.loads(out.read_text())
 

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from vidact.engine.config import load_config, save_config
 from vidact.engine.optim import LRSchedule, build_optimizer, mixup, soft_cross_entropy, soft_targets
 from vidact.engine.train import HISTORY_COLUMNS, RunResult, ShardedBatchSampler, _state_checksum, train
 from vidact.errors import CheckpointError, ConfigError, DatasetError
-from vidact.models import register_model
+from vidact.models import build_model, register_model
 
 
 # -- a model without batch norm or dropout, which can record what the training loop feeds it ---------------------
@@ -575,24 +576,35 @@ def test_errors(videos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def test_pretrained_weights_initialise_the_model(videos: Path, tmp_path: Path) -> None:
     source = train(load_config(None, tiny(videos, "train.epochs=1")), tmp_path / "source", progress=False)
+    # The same network trained on 5 classes: fine-tuning on this data set's 2 must leave its classifier out.
+    five = build_model("simple3d", num_classes=5, widths=[4, 8], dropout=0.5)
+    before = weights_of(source.best_checkpoint)
+    five.load_state_dict({k: v for k, v in before.items() if not k.startswith("fc.")}, strict=False)
+    torch.save(five.state_dict(), tmp_path / "five.pt")
     still = ("train.lr=1e-12", "train.optimizer=sgd", "train.momentum=0", "train.weight_decay=0")
     cfg = load_config(
-        None,
-        tiny(
-            videos,
-            "train.epochs=1",
-            f"model.pretrained={source.best_checkpoint}",
-            "model.pretrained_ignore=[fc.]",  # a new classifier, as when fine-tuning on other classes
-            *still,
-        ),
+        None, tiny(videos, "train.epochs=1", f"model.pretrained={tmp_path / 'five.pt'}", *still)
     )
-    tuned = train(cfg, tmp_path / "tuned", progress=False)
-    before, after = weights_of(source.best_checkpoint), weights_of(tuned.last_checkpoint)
+    with pytest.warns(
+        UserWarning, match=r"five.pt: 5 classes in the weights and 2 in the model: classifier 'fc'"
+    ):
+        tuned = train(cfg, tmp_path / "tuned", progress=False)
+    after = weights_of(tuned.last_checkpoint)
     learned = [k for k in before if not k.startswith("fc.") and "running_" not in k and "batches" not in k]
     assert len(learned) > 10
     for key in learned:
         torch.testing.assert_close(after[key], before[key], rtol=0, atol=1e-9)
-    assert not torch.allclose(after["fc.weight"], before["fc.weight"])
+    assert after["fc.weight"].shape == (2, 8)
+    # The same class count loads everything, classifier included, without a notice.
+    same = load_config(
+        None, tiny(videos, "train.epochs=1", f"model.pretrained={source.best_checkpoint}", *still)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = train(same, tmp_path / "again", progress=False)
+    torch.testing.assert_close(
+        weights_of(again.last_checkpoint)["fc.weight"], before["fc.weight"], rtol=0, atol=1e-9
+    )
 
 
 def test_unreadable_videos_are_left_out_and_reported(videos: Path, tmp_path: Path) -> None:

@@ -96,12 +96,11 @@ class ModelConfig:
     #: Builder arguments besides ``num_classes`` (``{widths: [16, 32, 64, 128], dropout: 0.3}``).
     kwargs: dict[str, Any] = field(default_factory=dict)
     #: Initial weights: a vidact checkpoint or a state_dict file (published weights: see pretrained_layout).
+    #: Weights trained on another number of classes load without their classifier (a notice says so).
     pretrained: str | None = None
     #: Key names of ``pretrained``: ``vidact``, or a published layout converted on load (``torchvision`` and
     #: ``pytorchvideo`` for the resnet3d family, ``pytorchvideo`` and ``pyslowfast`` for SlowFast).
     pretrained_layout: Literal["vidact", "torchvision", "pytorchvideo", "pyslowfast"] = "vidact"
-    #: Key prefixes not taken from ``pretrained`` (the classifier, to fine-tune on new classes: ``[fc.]``).
-    pretrained_ignore: list[str] = field(default_factory=list)
 
 
 @dataclass

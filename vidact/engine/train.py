@@ -75,7 +75,7 @@ from ..data.datasets import ClipSampler, VideoClipDataset, build_dataset, collat
 from ..data.transforms import eval_transform, train_transform
 from ..errors import CheckpointError, ConfigError, DatasetError
 from ..models import get_builder, model_card
-from ..models.weights import StateDict, load_weights
+from ..models.weights import StateDict, load_pretrained, load_weights
 from .checkpoint import atomic_save, load_checkpoint, make_checkpoint
 from .config import Config, DataConfig, ModelConfig, TrainConfig, save_config
 from .metrics import classification_metrics
@@ -470,12 +470,15 @@ class _Run:
         _seed_all([train_cfg.seed])  # the same initial weights in every process
         model = _build_model(cfg.model, self.num_classes)
         if cfg.model.pretrained:
-            load_weights(
+            # Weights of another class count (fine-tuning on new classes) leave their classifier out.
+            notice = load_pretrained(
                 model,
                 cfg.model.pretrained,
+                classifier=model_card(cfg.model.name).classifier,
                 converter=_pretrained_converter(cfg.model),
-                ignore=tuple(cfg.model.pretrained_ignore),
             )
+            if notice is not None and self.is_main:
+                warnings.warn(notice, stacklevel=2)
         optimizer = build_optimizer(
             model,
             train_cfg.optimizer,

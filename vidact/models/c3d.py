@@ -30,13 +30,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from .layers import conv3d, init_weights, linear_classifier
 from .registry import ModelCard, register_model
 
 __all__ = ["C3D", "c3d"]
 
 
 def _conv(in_channels: int, out_channels: int) -> nn.Conv3d:
-    return nn.Conv3d(in_channels, out_channels, kernel_size=3, padding=1)
+    return conv3d(in_channels, out_channels, 3, bias=True)
 
 
 class C3D(nn.Module):
@@ -67,34 +68,49 @@ class C3D(nn.Module):
         self.resize = nn.AdaptiveAvgPool3d((1, 4, 4))
         self.fc6 = nn.Linear(512 * 4 * 4, 4096)
         self.fc7 = nn.Linear(4096, 4096)
-        self.fc8 = nn.Linear(4096, num_classes)
+        self.num_features = 4096
+        self.num_classes = num_classes
+        self.fc8 = linear_classifier(self.num_features, num_classes)
         self.relu = nn.ReLU(inplace=True)
         self.dropout = nn.Dropout(dropout)
-        # He initialisation for every layer that feeds a ReLU (there is no BatchNorm to rescue a poor scale).
-        for module in self.modules():
-            if isinstance(module, nn.Conv3d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+        # He initialisation for every layer that feeds a ReLU (there is no BatchNorm to rescue a poor scale);
+        # fc8 from N(0, 0.01^2).
+        init_weights(self)
         for fc in (self.fc6, self.fc7):
             nn.init.kaiming_normal_(fc.weight, nonlinearity="relu")
-            nn.init.zeros_(fc.bias)
-        nn.init.normal_(self.fc8.weight, std=0.01)
-        nn.init.zeros_(self.fc8.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, 3, T, H, W] clips -> [B, 8192] flattened pool5 features (512 x 1 x 4 x 4)."""
+        """[B, 3, T, H, W] clips -> pool5's [B, 512, ceil(T / 16), ceil(H / 32), ceil(W / 32)] maps.
+
+        1 x 4 x 4 at the published 16 x 112 x 112 input.
+        """
         x = self.pool1(self.relu(self.conv1a(x)))
         x = self.pool2(self.relu(self.conv2a(x)))
         x = self.pool3(self.relu(self.conv3b(self.relu(self.conv3a(x)))))
         x = self.pool4(self.relu(self.conv4b(self.relu(self.conv4a(x)))))
-        x = self.pool5(self.relu(self.conv5b(self.relu(self.conv5a(x)))))
-        return self.resize(x).flatten(1)
+        return self.pool5(self.relu(self.conv5b(self.relu(self.conv5a(x)))))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """pool5 maps [B, 512, T', H', W'] -> [B, num_classes] logits (``pre_logits``: fc7's [B, 4096]).
+
+        The maps are brought to 1 x 4 x 4 (the identity at the published input), flattened to 8192, and go
+        through fc6 and fc7 (ReLU, dropout) and fc8.
+        """
+        x = self.dropout(self.relu(self.fc6(self.resize(x).flatten(1))))
+        x = self.dropout(self.relu(self.fc7(x)))
+        return x if pre_logits else self.fc8(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[B, 3, T, H, W] clips -> [B, num_classes] logits."""
-        x = self.dropout(self.relu(self.fc6(self.forward_features(x))))
-        x = self.dropout(self.relu(self.fc7(x)))
-        return self.fc8(x)
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc8
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new fc8 for ``num_classes`` (0: none, ``forward`` returns fc7's [B, 4096])."""
+        self.num_classes = num_classes
+        self.fc8 = linear_classifier(self.num_features, num_classes)
 
 
 @register_model(
@@ -107,6 +123,7 @@ class C3D(nn.Module):
         params=79_991_015,
         gmacs=38.549,
         default_num_classes=487,
+        classifier="fc8",
         paper='Tran et al., "Learning Spatiotemporal Features with 3D Convolutional Networks", ICCV 2015',
         notes=(
             "Clips of 16 consecutive frames resized to 128x171 and cropped to 112x112. The authors' "

@@ -194,9 +194,9 @@ class I3D(nn.Module):
 
     def __init__(self, in_channels: int = 3, num_classes: int = 400, dropout: float = 0.5) -> None:
         super().__init__()
-        if in_channels < 1 or num_classes < 1:
+        if in_channels < 1 or num_classes < 0:
             raise ConfigError(
-                f"I3D: in_channels and num_classes must be positive, got {in_channels}, {num_classes}"
+                f"I3D: in_channels must be positive and num_classes >= 0, got {in_channels}, {num_classes}"
             )
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"I3D: dropout must be in [0, 1), got {dropout}")
@@ -217,8 +217,16 @@ class I3D(nn.Module):
         self.mixed_5b = InceptionBlock3d(*_MIXED["5b"])
         self.mixed_5c = InceptionBlock3d(*_MIXED["5c"])
         self.dropout = nn.Dropout(dropout)
-        self.logits = nn.Conv3d(self.mixed_5c.out_channels, num_classes, kernel_size=1)
+        self.num_features = self.mixed_5c.out_channels
+        self.num_classes = num_classes
+        self.logits = self._classifier(num_classes)
         self._init_weights()
+
+    def _classifier(self, num_classes: int) -> nn.Module:
+        # The release's Conv3d_0c_1x1: a 1x1x1 convolution with bias (0 classes: none).
+        if num_classes == 0:
+            return nn.Identity()
+        return nn.Conv3d(self.num_features, num_classes, kernel_size=1)
 
     def _init_weights(self) -> None:
         for m in self.modules():
@@ -237,13 +245,31 @@ class I3D(nn.Module):
         x = self.pool_5a(x)
         return self.mixed_5c(self.mixed_5b(x))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, in_channels, T, H, W] -> [B, K]: 2x7x7 average pool, dropout, 1x1x1 logits, mean over T, H, W."""
-        x = self.forward_features(x)
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Mixed_5c maps [B, 1024, T', H', W'] -> [B, K]: 2x7x7 average pool (stride 1), dropout, 1x1x1 logits,
+        mean over T, H, W. ``pre_logits``: the pooled maps averaged over T, H, W, [B, 1024] (the logits are
+        linear, so they equal the classifier applied to these)."""
         t, h, w = x.shape[-3:]
         x = F.avg_pool3d(x, kernel_size=(min(2, t), min(7, h), min(7, w)), stride=1)
-        x = self.logits(self.dropout(x))
-        return x.mean(dim=(2, 3, 4))
+        if pre_logits:
+            return x.mean(dim=(2, 3, 4))
+        return self.logits(self.dropout(x)).mean(dim=(2, 3, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, in_channels, T, H, W] -> [B, K] logits."""
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.logits
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new 1x1x1 ``logits`` convolution for ``num_classes`` (0: none, ``forward`` returns [B, 1024])."""
+        self.num_classes = num_classes
+        self.logits = self._classifier(num_classes)
+        if num_classes:
+            std = 1.0 / math.sqrt(self.logits.weight[0].numel())
+            nn.init.trunc_normal_(self.logits.weight, std=std, a=-2 * std, b=2 * std)
+            nn.init.zeros_(self.logits.bias)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -381,6 +407,7 @@ def _weights(
         frame_stride=1,
         params=12_697_264,
         gmacs=111.15,
+        classifier="logits",
         paper=_PAPER,
         test_protocol=_TEST_PROTOCOL,
         weights=(
@@ -406,6 +433,7 @@ def i3d_inception_v1(*, num_classes: int = 400, dropout: float = 0.5) -> I3D:
         frame_stride=1,
         params=12_675_312,
         gmacs=102.34,
+        classifier="logits",
         paper=_PAPER,
         test_protocol=_TEST_PROTOCOL,
         weights=(

@@ -104,11 +104,12 @@ class PerFrameClassifier(nn.Module):
                 f"unknown consensus {consensus!r}; expected one of {', '.join(_CONSENSUS_MODES)}"
             )
         self.backbone = backbone
-        self.feature_dim = feature_dim
+        self.num_features = feature_dim
+        self.num_classes = num_classes
         self.consensus: Consensus = consensus
         self.freeze_backbone = freeze_backbone
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(feature_dim, num_classes)
+        self.fc = self._classifier(num_classes)
         if freeze_backbone:
             self.backbone.requires_grad_(False)
             self.backbone.eval()
@@ -119,13 +120,29 @@ class PerFrameClassifier(nn.Module):
             self.backbone.eval()
         return self
 
+    def _classifier(self, num_classes: int) -> nn.Module:
+        # PyTorch's default Linear initialisation, as the per-frame baselines have always trained with.
+        return nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+
     def forward_features(self, x: Tensor) -> Tensor:
-        """Clips [B, 3, T, H, W] -> per-frame features [B, T, feature_dim]."""
+        """Clips [B, 3, T, H, W] -> per-frame features [B, T, num_features], in frame order.
+
+        The time axis is not pooled: the head pools it (the consensus), as a 3D CNN's head pools T', H', W'.
+        """
         if x.ndim != 5:
             raise ValueError(f"expected a clip batch [B, C, T, H, W], got shape {tuple(x.shape)}")
         b, c, t, h, w = x.shape
         frames = x.transpose(1, 2).reshape(b * t, c, h, w)
         return self.backbone(frames).reshape(b, t, -1)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Per-frame features [B, T, num_features] -> clip logits [B, K] (the consensus of per-frame logits).
+
+        ``pre_logits`` (or a model without classifier): the features averaged over time, [B, num_features].
+        """
+        if pre_logits or self.num_classes == 0:
+            return x.mean(dim=1)
+        return frame_consensus(self.fc(self.dropout(x)), self.consensus)
 
     def forward_frames(self, x: Tensor) -> Tensor:
         """Clips [B, 3, T, H, W] -> per-frame logits [B, T, K]."""
@@ -133,7 +150,15 @@ class PerFrameClassifier(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Clips [B, 3, T, H, W] -> clip logits [B, K] (log-probabilities with ``"mean_softmax"``)."""
-        return frame_consensus(self.forward_frames(x), self.consensus)
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new per-frame classifier for ``num_classes`` (0: none, ``forward`` returns [B, num_features])."""
+        self.num_classes = num_classes
+        self.fc = self._classifier(num_classes)
 
 
 def _import_timm() -> ModuleType:

@@ -6,8 +6,20 @@ A model family lives in one self-contained file that defines plain builder funct
     @register_model(card=ModelCard(name="r2plus1d_18", family="resnet3d", input_size=(3, 16, 112, 112), ...))
     def r2plus1d_18(*, num_classes: int = 400, **kwargs) -> nn.Module: ...
 
-Every registered model takes ``num_classes`` and maps a clip batch to logits: [B, 3, T, H, W] -> [B, K]
-(the per-frame models also take [B, 3, T, H, W]; see their docstrings).
+Every registered model takes ``num_classes`` and keeps one contract (timm's), which two-stream fusion,
+feature extraction for temporal detection and fine-tuning rely on:
+
+    model(x)                                    clips [B, C, T, H, W] -> logits [B, K]
+    model.forward_features(x)                   -> unpooled features, shape in its docstring: [B, D, T', H', W']
+                                                   for 3D CNNs, [B, T, D] per frame, [slow, fast] maps for SlowFast
+    model.forward_head(f, pre_logits=False)     features -> logits [B, K]; ``pre_logits``: pooled [B, D]
+    model.num_features                          D, the width of the pooled features
+    model.num_classes                           K (0: no classifier, ``model(x)`` returns [B, D])
+    model.get_classifier()                      the classifier module, whose parameters are ``card.classifier.*``
+    model.reset_classifier(K)                   a new classifier for K classes (0: none)
+
+``model(x) == model.forward_head(model.forward_features(x))``. tests/test_contract.py checks all of it for
+every registered model.
 """
 
 from __future__ import annotations
@@ -21,7 +33,15 @@ from torch import nn
 
 from ..errors import ConfigError
 
-__all__ = ["Weights", "ModelCard", "register_model", "build_model", "list_models", "model_card", "get_builder"]
+__all__ = [
+    "Weights",
+    "ModelCard",
+    "register_model",
+    "build_model",
+    "list_models",
+    "model_card",
+    "get_builder",
+]
 
 
 @dataclass(frozen=True)
@@ -66,6 +86,9 @@ class ModelCard:
     test_protocol: str = ""
     weights: tuple[Weights, ...] = ()
     notes: str = ""
+    #: The classifier's parameter prefix in the state_dict (``fc``, ``fc8``, ``logits``): the part of the
+    #: weights left out when fine-tuning on another number of classes.
+    classifier: str = "fc"
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -38,22 +38,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .layers import (
+    BasicBlock,
+    BlockKernel,
+    Bottleneck,
+    Conv2Plus1d,
+    Stem,
+    conv3d,
+    init_weights,
+    linear_classifier,
+    max_pool_1x3x3,
+)
 from .registry import ModelCard, Weights, register_model
 
 __all__ = [
     "ResNet3d",
-    "Stem",
-    "BasicBlock",
-    "Bottleneck",
-    "Conv2Plus1d",
-    "BlockKernel",
-    "factorised_mid_channels",
     "convert_torchvision_state_dict",
     "convert_pytorchvideo_state_dict",
     "r3d_18",
@@ -67,155 +72,15 @@ __all__ = [
     "i3d_r50",
 ]
 
-Triple = tuple[int, int, int]
-
-BlockKernel = Literal["joint", "spatial", "temporal", "2plus1d"]
-"""Kernel of the residual convolutions: 3x3x3, 1x3x3 (per frame), 3x1x1 (per pixel), or 3x3x3 factorised."""
-
-_KERNEL_SIZES: dict[str, Triple] = {"joint": (3, 3, 3), "spatial": (1, 3, 3), "temporal": (3, 1, 1)}
-
-
-def _conv3d(
-    in_channels: int, out_channels: int, kernel_size: Triple, stride: Triple = (1, 1, 1)
-) -> nn.Conv3d:
-    """A bias-free convolution (a BatchNorm follows) padded to keep the size when the stride is 1."""
-    padding = tuple(k // 2 for k in kernel_size)
-    return nn.Conv3d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False)
-
-
-def factorised_mid_channels(in_channels: int, out_channels: int, kernel_size: Triple = (3, 3, 3)) -> int:
-    """Width between the spatial and the temporal half of a (2+1)D convolution (Tran et al. 2018).
-
-    ``floor(t k^2 N_in N_out / (k^2 N_in + t N_out))`` for a t x k x k kernel: the factorised pair then has
-    about as many parameters as the full t x k x k convolution.
-    """
-    t, k = kernel_size[0], kernel_size[1]
-    return (t * k * k * in_channels * out_channels) // (k * k * in_channels + t * out_channels)
-
-
-class Conv2Plus1d(nn.Module):
-    """A t x k x k convolution factorised into 1 x k x k (space), BatchNorm, ReLU, and t x 1 x 1 (time).
-
-    [B, C_in, T, H, W] -> [B, C_out, T / s_t, H / s, W / s] for ``stride = (s_t, s, s)``.
-    """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        mid_channels: int,
-        kernel_size: Triple = (3, 3, 3),
-        stride: Triple = (1, 1, 1),
-    ) -> None:
-        super().__init__()
-        t, kh, kw = kernel_size
-        self.spatial = _conv3d(in_channels, mid_channels, (1, kh, kw), (1, stride[1], stride[2]))
-        self.bn = nn.BatchNorm3d(mid_channels)
-        self.relu = nn.ReLU(inplace=True)
-        self.temporal = _conv3d(mid_channels, out_channels, (t, 1, 1), (stride[0], 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.temporal(self.relu(self.bn(self.spatial(x))))
-
-
-def _block_conv(
-    kernel: BlockKernel, in_channels: int, out_channels: int, stride: Triple, mid_channels: int
-) -> nn.Module:
-    """The 3x3x3-position convolution of a basic block; ``mid_channels`` is used by ``"2plus1d"`` only."""
-    if kernel == "2plus1d":
-        return Conv2Plus1d(in_channels, out_channels, mid_channels, stride=stride)
-    return _conv3d(in_channels, out_channels, _KERNEL_SIZES[kernel], stride)
-
-
-def _shortcut(in_channels: int, out_channels: int, stride: Triple) -> nn.Sequential | None:
-    """A strided 1x1x1 projection + BatchNorm where the block changes the shape, else None (identity)."""
-    if in_channels == out_channels and stride == (1, 1, 1):
-        return None
-    return nn.Sequential(_conv3d(in_channels, out_channels, (1, 1, 1), stride), nn.BatchNorm3d(out_channels))
-
-
-class BasicBlock(nn.Module):
-    """Two convolutions of one :data:`BlockKernel`, each with BatchNorm, and a residual connection.
-
-    [B, C_in, T, H, W] -> [B, C_out, T / s_t, H / s, W / s] for ``stride = (s_t, s, s)``, applied by the
-    first convolution and by the 1x1x1 projection of the shortcut.
-
-    With ``"2plus1d"`` both convolutions factorise through ``factorised_mid_channels(C_in, C_out)`` channels:
-    the width is computed once per block, from its input and output widths, as torchvision does (its
-    published R(2+1)D weights have these shapes).
-    """
-
-    def __init__(
-        self, in_channels: int, out_channels: int, kernel: BlockKernel, stride: Triple = (1, 1, 1)
-    ) -> None:
-        super().__init__()
-        mid_channels = factorised_mid_channels(in_channels, out_channels)
-        self.conv1 = _block_conv(kernel, in_channels, out_channels, stride, mid_channels)
-        self.bn1 = nn.BatchNorm3d(out_channels)
-        self.conv2 = _block_conv(kernel, out_channels, out_channels, (1, 1, 1), mid_channels)
-        self.bn2 = nn.BatchNorm3d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = _shortcut(in_channels, out_channels, stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        shortcut = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + shortcut)
-
-
-class Bottleneck(nn.Module):
-    """ResNet-50 bottleneck: ``t x 1 x 1`` reduce to ``width``, 1x3x3, 1x1x1 expand to ``4 * width``.
-
-    [B, C_in, T, H, W] -> [B, 4 * width, T, H / s, W / s]; the spatial stride ``s`` sits on the 1x3x3
-    convolution and on the shortcut's projection. ``temporal_kernel`` is 3 in I3D's "inflated" blocks, else 1.
-    """
-
-    expansion = 4
-
-    def __init__(self, in_channels: int, width: int, temporal_kernel: int, spatial_stride: int = 1) -> None:
-        super().__init__()
-        out_channels = width * self.expansion
-        stride = (1, spatial_stride, spatial_stride)
-        self.conv1 = _conv3d(in_channels, width, (temporal_kernel, 1, 1))
-        self.bn1 = nn.BatchNorm3d(width)
-        self.conv2 = _conv3d(width, width, (1, 3, 3), stride)
-        self.bn2 = nn.BatchNorm3d(width)
-        self.conv3 = _conv3d(width, out_channels, (1, 1, 1))
-        self.bn3 = nn.BatchNorm3d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = _shortcut(in_channels, out_channels, stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        shortcut = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + shortcut)
-
-
-class Stem(nn.Module):
-    """``conv`` -> BatchNorm -> ReLU -> optional max ``pool``: [B, 3, T, H, W] -> [B, C, T', H', W']."""
-
-    def __init__(self, conv: nn.Module, out_channels: int, pool: nn.Module | None = None) -> None:
-        super().__init__()
-        self.conv = conv
-        self.bn = nn.BatchNorm3d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
-        self.pool = nn.Identity() if pool is None else pool
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.relu(self.bn(self.conv(x))))
-
 
 class ResNet3d(nn.Module):
-    """Stem, four residual stages, global average pool, dropout and a linear classifier.
+    """Stem, four residual stages, global average pool, dropout and a linear classifier ``fc``.
 
     Args:
         stem: [B, 3, T, H, W] -> [B, C_0, T', H', W'].
         layers: the four stages ``layer1`` .. ``layer4``, each an ``nn.Sequential`` of residual blocks.
         num_features: channels out of ``layer4`` (the classifier's input width).
-        num_classes: number of logits.
+        num_classes: number of logits (0: no classifier, the model returns pooled features).
         dropout: dropout probability before ``fc`` (0 = none).
         temporal_pool: halve T with a 2x1x1 max pool after ``layer1`` (I3D-ResNet-50).
 
@@ -236,20 +101,15 @@ class ResNet3d(nn.Module):
         super().__init__()
         if len(layers) != 4:
             raise ValueError(f"a ResNet3d has 4 stages, got {len(layers)}")
+        self.num_features = num_features
+        self.num_classes = num_classes
         self.stem = stem
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
         self.temporal_pool = nn.MaxPool3d((2, 1, 1), stride=(2, 1, 1)) if temporal_pool else nn.Identity()
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(num_features, num_classes)
-        for module in self.modules():
-            if isinstance(module, nn.Conv3d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm3d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-        nn.init.normal_(self.fc.weight, std=0.01)
-        nn.init.zeros_(self.fc.bias)
+        self.fc = linear_classifier(num_features, num_classes)
+        init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """[B, 3, T, H, W] clips -> [B, num_features, T', H', W'] feature maps of ``layer4``."""
@@ -257,10 +117,22 @@ class ResNet3d(nn.Module):
         x = self.layer2(self.temporal_pool(x))
         return self.layer4(self.layer3(x))
 
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """[B, num_features, T', H', W'] maps -> [B, num_classes] logits (``pre_logits``: [B, num_features])."""
+        x = self.avgpool(x).flatten(1)
+        return x if pre_logits else self.fc(self.dropout(x))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[B, 3, T, H, W] clips -> [B, num_classes] logits."""
-        features = self.avgpool(self.forward_features(x)).flatten(1)
-        return self.fc(self.dropout(features))
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new classifier for ``num_classes`` (0: none, ``forward`` returns [B, num_features])."""
+        self.num_classes = num_classes
+        self.fc = linear_classifier(self.num_features, num_classes)
 
 
 def _resnet18(
@@ -275,11 +147,15 @@ def _resnet18(
     layers = []
     in_channels = base_width
     widths = tuple(base_width * m for m in (1, 2, 4, 8))
-    for width, kernel, t_stride, s_stride in zip(widths, kernels, temporal_strides, (1, 2, 2, 2), strict=True):
+    for width, kernel, t_stride, s_stride in zip(
+        widths, kernels, temporal_strides, (1, 2, 2, 2), strict=True
+    ):
         first = BasicBlock(in_channels, width, kernel, stride=(t_stride, s_stride, s_stride))
         layers.append(nn.Sequential(first, BasicBlock(width, width, kernel)))
         in_channels = width
-    return ResNet3d(Stem(stem_conv, base_width), layers, num_features=widths[-1], num_classes=num_classes, **kwargs)
+    return ResNet3d(
+        Stem(stem_conv, base_width), layers, num_features=widths[-1], num_classes=num_classes, **kwargs
+    )
 
 
 _TORCHVISION_BLOCK_RENAMES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -417,7 +293,7 @@ def r3d_18(*, num_classes: int = 400, **kwargs: Any) -> ResNet3d:
 
     ``kwargs`` go to :class:`ResNet3d` (``dropout``).
     """
-    stem_conv = _conv3d(3, 64, (3, 7, 7), (1, 2, 2))
+    stem_conv = conv3d(3, 64, (3, 7, 7), (1, 2, 2))
     return _resnet18(stem_conv, ("joint",) * 4, (1, 2, 2, 2), num_classes, **kwargs)
 
 
@@ -434,7 +310,7 @@ def mc3_18(*, num_classes: int = 400, **kwargs: Any) -> ResNet3d:
 
     T is never downsampled. ``kwargs`` go to :class:`ResNet3d` (``dropout``).
     """
-    stem_conv = _conv3d(3, 64, (3, 7, 7), (1, 2, 2))
+    stem_conv = conv3d(3, 64, (3, 7, 7), (1, 2, 2))
     return _resnet18(
         stem_conv, ("joint", "spatial", "spatial", "spatial"), (1, 1, 1, 1), num_classes, **kwargs
     )
@@ -460,7 +336,9 @@ def r2plus1d_18(*, num_classes: int = 400, **kwargs: Any) -> ResNet3d:
     return _resnet18(stem_conv, ("2plus1d",) * 4, (1, 2, 2, 2), num_classes, **kwargs)
 
 
-def resnet18_3d(kernel: BlockKernel, *, num_classes: int = 400, base_width: int = 64, **kwargs: Any) -> ResNet3d:
+def resnet18_3d(
+    kernel: BlockKernel, *, num_classes: int = 400, base_width: int = 64, **kwargs: Any
+) -> ResNet3d:
     """The kernel-shape ablation's ResNet-18: ``kernel`` in every residual convolution, all else fixed.
 
     The stem is a per-frame 1x7x7 convolution (stride 1x2x2) and every stride is 1 in time, so the four
@@ -482,7 +360,7 @@ def resnet18_3d(kernel: BlockKernel, *, num_classes: int = 400, base_width: int 
         raise ConfigError(
             f"resnet18_3d: unknown kernel {kernel!r}; expected one of {', '.join(get_args(BlockKernel))}"
         )
-    stem_conv = _conv3d(3, base_width, (1, 7, 7), (1, 2, 2))
+    stem_conv = conv3d(3, base_width, (1, 7, 7), (1, 2, 2))
     return _resnet18(stem_conv, (kernel,) * 4, (1, 1, 1, 1), num_classes, base_width=base_width, **kwargs)
 
 
@@ -577,7 +455,7 @@ def i3d_r50(*, num_classes: int = 400, dropout: float = 0.5, **kwargs: Any) -> R
     0, 2 and 4 of res4, and block 1 of res5 (else 1x1x1). A 2x1x1 max pool after res2 halves T (8 -> 4).
     Dropout 0.5 before the classifier. ``kwargs`` go to :class:`ResNet3d`.
     """
-    stem = Stem(_conv3d(3, 64, (5, 7, 7), (1, 2, 2)), 64, pool=nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)))
+    stem = Stem(conv3d(3, 64, (5, 7, 7), (1, 2, 2)), 64, pool=max_pool_1x3x3())
     layers = []
     in_channels = 64
     for width, inflate, spatial_stride in zip((64, 128, 256, 512), _I3D_INFLATE, (1, 2, 2, 2), strict=True):

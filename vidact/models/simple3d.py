@@ -21,60 +21,39 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from .layers import Conv2Plus1d, ConvBnAct, conv3d, init_weights, linear_classifier
 from .registry import ModelCard, register_model
 
-__all__ = ["Conv3dUnit", "Conv2Plus1dUnit", "Simple3D", "simple3d"]
+__all__ = ["joint_unit", "factorised_unit", "Simple3D", "simple3d"]
 
 
-def _conv_bn_relu(
-    in_channels: int, out_channels: int, kernel: tuple[int, int, int], stride: tuple[int, int, int]
-) -> tuple[nn.Module, nn.Module, nn.Module]:
-    """A bias-free Conv3d padded to keep the size (before striding), BatchNorm3d, ReLU."""
-    padding = tuple(k // 2 for k in kernel)
-    conv = nn.Conv3d(in_channels, out_channels, kernel, stride=stride, padding=padding, bias=False)
-    return conv, nn.BatchNorm3d(out_channels), nn.ReLU(inplace=True)
-
-
-class Conv2Plus1dUnit(nn.Sequential):
-    """Spatial 1x3x3 conv, BN, ReLU, then temporal 3x1x1 conv, BN, ReLU.
-
-    Maps [B, C_in, T, H, W] -> [B, C_out, T', H', W'].
-
-    Args:
-        spatial_stride: stride over height and width (H' = ceil(H / spatial_stride)).
-        temporal_stride: stride over time (T' = ceil(T / temporal_stride)).
-    """
-
-    def __init__(
-        self, in_channels: int, out_channels: int, *, spatial_stride: int = 1, temporal_stride: int = 1
-    ) -> None:
-        super().__init__(
-            *_conv_bn_relu(in_channels, out_channels, (1, 3, 3), (1, spatial_stride, spatial_stride)),
-            *_conv_bn_relu(out_channels, out_channels, (3, 1, 1), (temporal_stride, 1, 1)),
-        )
-
-
-class Conv3dUnit(nn.Sequential):
+def joint_unit(
+    in_channels: int, out_channels: int, *, spatial_stride: int = 1, temporal_stride: int = 1
+) -> ConvBnAct:
     """A joint 3x3x3 conv (C3D-style), BN, ReLU: [B, C_in, T, H, W] -> [B, C_out, T', H', W'].
 
     Args:
         spatial_stride: stride over height and width (H' = ceil(H / spatial_stride)).
         temporal_stride: stride over time (T' = ceil(T / temporal_stride)).
     """
-
-    def __init__(
-        self, in_channels: int, out_channels: int, *, spatial_stride: int = 1, temporal_stride: int = 1
-    ) -> None:
-        super().__init__(
-            *_conv_bn_relu(in_channels, out_channels, (3, 3, 3), (temporal_stride, spatial_stride, spatial_stride))
-        )
+    conv = conv3d(in_channels, out_channels, 3, (temporal_stride, spatial_stride, spatial_stride))
+    return ConvBnAct(conv, out_channels)
 
 
-_UNITS = {"3d": Conv3dUnit, "2plus1d": Conv2Plus1dUnit}
+def factorised_unit(
+    in_channels: int, out_channels: int, *, spatial_stride: int = 1, temporal_stride: int = 1
+) -> ConvBnAct:
+    """Spatial 1x3x3 conv, BN, ReLU, then temporal 3x1x1 conv, BN, ReLU (R(2+1)D-style, ``out_channels`` wide
+    in between): [B, C_in, T, H, W] -> [B, C_out, T', H', W'], strides as in :func:`joint_unit`.
+    """
+    stride = (temporal_stride, spatial_stride, spatial_stride)
+    return ConvBnAct(Conv2Plus1d(in_channels, out_channels, out_channels, stride=stride), out_channels)
+
+
+_UNITS = {"3d": joint_unit, "2plus1d": factorised_unit}
 
 
 class Simple3D(nn.Module):
@@ -116,27 +95,33 @@ class Simple3D(nn.Module):
             in_channels = width
         self.block = block
         self.stages = nn.Sequential(*stages)
-        self.feature_dim = widths[-1]
+        self.num_features = widths[-1]
+        self.num_classes = num_classes
         self.pool = nn.AdaptiveAvgPool3d(1)
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(self.feature_dim, num_classes)
-
-        for module in self.modules():
-            if isinstance(module, nn.Conv3d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm3d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-        nn.init.normal_(self.fc.weight, std=0.01)
-        nn.init.zeros_(self.fc.bias)
+        self.fc = linear_classifier(self.num_features, num_classes)
+        init_weights(self)
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """Clips [B, 3, T, H, W] -> pooled features [B, feature_dim]."""
-        return torch.flatten(self.pool(self.stages(x)), 1)
+        """Clips [B, 3, T, H, W] -> feature maps [B, num_features, T / 4, H / 2^S, W / 2^S] (S stages)."""
+        return self.stages(x)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Maps [B, num_features, T', H', W'] -> logits [B, K] (``pre_logits``: pooled [B, num_features])."""
+        x = self.pool(x).flatten(1)
+        return x if pre_logits else self.fc(self.dropout(x))
 
     def forward(self, x: Tensor) -> Tensor:
         """Clips [B, 3, T, H, W] -> logits [B, K]."""
-        return self.fc(self.dropout(self.forward_features(x)))
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new classifier for ``num_classes`` (0: none, ``forward`` returns [B, num_features])."""
+        self.num_classes = num_classes
+        self.fc = linear_classifier(self.num_features, num_classes)
 
 
 @register_model(

@@ -55,12 +55,11 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .layers import Bottleneck, ConvBnAct, Stem, conv3d, init_weights, linear_classifier, max_pool_1x3x3
 from .registry import ModelCard, Weights, register_model
 
 __all__ = [
     "SlowFast",
-    "Bottleneck",
-    "Stem",
     "LateralConnection",
     "slowfast_r50",
     "slowfast_r50_4x16",
@@ -77,83 +76,7 @@ _SPATIAL_STRIDES = (1, 2, 2, 2)
 _SLOW_STEM_KERNEL, _FAST_STEM_KERNEL = 1, 5
 
 
-class Stem(nn.Module):
-    """[kt, 7, 7] convolution (spatial stride 2) -> BN -> ReLU -> [1, 3, 3] max-pool (spatial stride 2).
-
-    Args:
-        out_channels: channels of the output.
-        temporal_kernel: kt (1 for the Slow pathway, 5 for the Fast one); the time axis keeps its length.
-    """
-
-    def __init__(self, out_channels: int, temporal_kernel: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv3d(
-            3,
-            out_channels,
-            kernel_size=(temporal_kernel, 7, 7),
-            stride=(1, 2, 2),
-            padding=(temporal_kernel // 2, 3, 3),
-            bias=False,
-        )
-        self.bn = nn.BatchNorm3d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
-        self.pool = nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, 3, T, H, W] -> [B, out_channels, T, ⌈H / 4⌉, ⌈W / 4⌉]."""
-        return self.pool(self.relu(self.bn(self.conv(x))))
-
-
-class Bottleneck(nn.Module):
-    """ResNet bottleneck: [kt, 1, 1] conv -> [1, 3, 3] conv -> [1, 1, 1] conv, each with BN, plus a shortcut.
-
-    The spatial stride sits on the 3x3 convolution; the shortcut is a strided 1x1x1 convolution + BN when
-    the stride or the channel count changes, the identity otherwise.
-
-    Args:
-        in_channels: channels of the input.
-        width: channels of the two inner convolutions.
-        out_channels: channels of the output.
-        temporal_kernel: kt of the first convolution (1: no temporal convolution).
-        stride: spatial stride.
-    """
-
-    def __init__(
-        self, in_channels: int, width: int, out_channels: int, temporal_kernel: int, stride: int
-    ) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv3d(
-            in_channels,
-            width,
-            kernel_size=(temporal_kernel, 1, 1),
-            padding=(temporal_kernel // 2, 0, 0),
-            bias=False,
-        )
-        self.bn1 = nn.BatchNorm3d(width)
-        self.conv2 = nn.Conv3d(
-            width, width, kernel_size=(1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1), bias=False
-        )
-        self.bn2 = nn.BatchNorm3d(width)
-        self.conv3 = nn.Conv3d(width, out_channels, kernel_size=1, bias=False)
-        self.bn3 = nn.BatchNorm3d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample: nn.Sequential | None = None
-        if stride != 1 or in_channels != out_channels:
-            self.downsample = nn.Sequential(
-                nn.Conv3d(in_channels, out_channels, kernel_size=1, stride=(1, stride, stride), bias=False),
-                nn.BatchNorm3d(out_channels),
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, in_channels, T, H, W] -> [B, out_channels, T, ⌈H / stride⌉, ⌈W / stride⌉]."""
-        shortcut = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out + shortcut)
-
-
-class LateralConnection(nn.Module):
+class LateralConnection(ConvBnAct):
     """Fast -> Slow fusion: time-strided convolution + BN + ReLU, concatenated to the Slow features.
 
     Args:
@@ -164,21 +87,12 @@ class LateralConnection(nn.Module):
     """
 
     def __init__(self, fast_channels: int, ratio: int, alpha: int, kernel: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv3d(
-            fast_channels,
-            ratio * fast_channels,
-            kernel_size=(kernel, 1, 1),
-            stride=(alpha, 1, 1),
-            padding=(kernel // 2, 0, 0),
-            bias=False,
-        )
-        self.bn = nn.BatchNorm3d(ratio * fast_channels)
-        self.relu = nn.ReLU(inplace=True)
+        conv = conv3d(fast_channels, ratio * fast_channels, (kernel, 1, 1), (alpha, 1, 1))
+        super().__init__(conv, ratio * fast_channels)
 
-    def forward(self, slow: torch.Tensor, fast: torch.Tensor) -> torch.Tensor:
+    def forward(self, slow: torch.Tensor, fast: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         """slow [B, C_slow, T, H, W], fast [B, C_fast, αT, H, W] -> [B, C_slow + ratio * C_fast, T, H, W]."""
-        return torch.cat([slow, self.relu(self.bn(self.conv(fast)))], dim=1)
+        return torch.cat([slow, super().forward(fast)], dim=1)
 
 
 class SlowFast(nn.Module):
@@ -251,8 +165,8 @@ class SlowFast(nn.Module):
         self.frame_stride = tau // alpha
 
         fast_width = width // beta_inv
-        self.slow_stem = Stem(width, _SLOW_STEM_KERNEL)
-        self.fast_stem = Stem(fast_width, _FAST_STEM_KERNEL)
+        self.slow_stem = _stem(width, _SLOW_STEM_KERNEL)
+        self.fast_stem = _stem(fast_width, _FAST_STEM_KERNEL)
         self.laterals = nn.ModuleList()
         self.slow_layers = nn.ModuleList()
         self.fast_layers = nn.ModuleList()
@@ -269,28 +183,19 @@ class SlowFast(nn.Module):
             )
             slow_in, fast_in = 4 * slow_inner, 4 * fast_inner
 
+        self.num_features = slow_in + fast_in
+        self.num_classes = num_classes
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(slow_in + fast_in, num_classes)
-        self._init_weights(zero_init_residual)
+        self.fc = linear_classifier(self.num_features, num_classes)
+        init_weights(self, zero_init_residual=zero_init_residual)
 
-    def _init_weights(self, zero_init_residual: bool) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
-        if zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, Bottleneck):
-                    nn.init.zeros_(m.bn3.weight)
+    def forward_features(self, x: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """The res5 maps of both pathways, unpooled: a list ``[slow, fast]``.
 
-    def forward(self, x: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
-        """Logits [B, K] of ``[slow [B, 3, T, H, W], fast [B, 3, αT, H, W]]`` or of a clip [B, 3, αT, H, W].
+        For a clip [B, 3, αT, H, W] (or a ``[slow, fast]`` pair) and stem width C (64):
+        ``[slow [B, 32C, T, H', W'], fast [B, 32C / beta_inv, αT, H', W']]`` with H' = ceil(H / 32), i.e.
+        [B, 2048, 8, 7, 7] and [B, 256, 32, 7, 7] for SlowFast-R50 8x8 at 32 x 224 x 224.
 
         Raises:
             ValueError: a pair whose Slow clip does not have ⌈T_fast / α⌉ frames (T_fast: Fast frames).
@@ -301,8 +206,27 @@ class SlowFast(nn.Module):
         for lateral, slow_layer, fast_layer in stages:
             slow = lateral(slow, fast)
             slow, fast = slow_layer(slow), fast_layer(fast)
-        features = torch.cat([self.avgpool(slow).flatten(1), self.avgpool(fast).flatten(1)], dim=1)
-        return self.fc(self.dropout(features))
+        return [slow, fast]
+
+    def forward_head(self, x: Sequence[torch.Tensor], pre_logits: bool = False) -> torch.Tensor:
+        """``[slow, fast]`` maps -> [B, K] logits: each pathway pooled globally, concatenated, dropout, ``fc``.
+
+        ``pre_logits``: the concatenated pooled features [B, num_features] (2048 + 256 for R50).
+        """
+        features = torch.cat([self.avgpool(pathway).flatten(1) for pathway in x], dim=1)
+        return features if pre_logits else self.fc(self.dropout(features))
+
+    def forward(self, x: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
+        """Logits [B, K] of ``[slow [B, 3, T, H, W], fast [B, 3, αT, H, W]]`` or of a clip [B, 3, αT, H, W]."""
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new classifier for ``num_classes`` (0: none, ``forward`` returns [B, num_features])."""
+        self.num_classes = num_classes
+        self.fc = linear_classifier(self.num_features, num_classes)
 
     def _pathway_inputs(self, x: torch.Tensor | Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(x, torch.Tensor):
@@ -319,11 +243,18 @@ class SlowFast(nn.Module):
         return slow, fast
 
 
+def _stem(out_channels: int, temporal_kernel: int) -> Stem:
+    """[kt, 7, 7] convolution (spatial stride 2), BN, ReLU, 1x3x3 max pool (stride 2): H, W -> ceil(H / 4)."""
+    return Stem(
+        conv3d(3, out_channels, (temporal_kernel, 7, 7), (1, 2, 2)), out_channels, pool=max_pool_1x3x3()
+    )
+
+
 def _make_layer(
     in_channels: int, width: int, num_blocks: int, temporal_kernel: int, stride: int
 ) -> nn.Sequential:
-    blocks = [Bottleneck(in_channels, width, 4 * width, temporal_kernel, stride)]
-    blocks += [Bottleneck(4 * width, width, 4 * width, temporal_kernel, 1) for _ in range(num_blocks - 1)]
+    blocks = [Bottleneck(in_channels, width, temporal_kernel, stride)]
+    blocks += [Bottleneck(4 * width, width, temporal_kernel) for _ in range(num_blocks - 1)]
     return nn.Sequential(*blocks)
 
 

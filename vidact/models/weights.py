@@ -21,7 +21,16 @@ from torch import nn
 
 from ..errors import CheckpointError
 
-__all__ = ["read_checkpoint", "extract_state_dict", "load_weights", "strip_prefix", "sha256_of"]
+__all__ = [
+    "read_checkpoint",
+    "extract_state_dict",
+    "read_state_dict",
+    "load_weights",
+    "load_pretrained",
+    "classifier_classes",
+    "strip_prefix",
+    "sha256_of",
+]
 
 StateDict = dict[str, torch.Tensor]
 _WRAPPER_KEYS = ("state_dict", "model_state", "model", "module", "net", "weights")
@@ -62,7 +71,9 @@ def read_checkpoint(path: str | os.PathLike, *, sha256: str | None = None) -> An
     except Exception as e:  # UnpicklingError, RuntimeError (zip), EOFError, ...
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "weights_only" in str(e) or "Unsupported global" in str(e):
-            msg = "it stores Python objects beyond tensors, which vidact will not unpickle (weights_only=True)"
+            msg = (
+                "it stores Python objects beyond tensors, which vidact will not unpickle (weights_only=True)"
+            )
         raise CheckpointError(f"{path}: not a readable checkpoint ({msg})") from None
 
 
@@ -94,6 +105,95 @@ def strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> StateDict:
     return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state.items()}
 
 
+def read_state_dict(
+    weights: str | os.PathLike | Mapping[str, torch.Tensor],
+    *,
+    converter: Callable[[StateDict], StateDict] | None = None,
+    sha256: str | None = None,
+    source: str | None = None,
+) -> tuple[StateDict, str]:
+    """The state_dict of ``weights`` (a file or a mapping) in the model's key names, and its name for messages.
+
+    Unwraps the usual containers, drops a ``module.`` (DDP) or ``_orig_mod.`` (``torch.compile``) prefix
+    common to every key, and applies ``converter``.
+
+    Raises:
+        CheckpointError: an unreadable file, or a state_dict the converter cannot map.
+    """
+    if isinstance(weights, (str, os.PathLike)):
+        source = os.fspath(weights)
+        obj = read_checkpoint(weights, sha256=sha256)
+    else:
+        source = source or "state_dict"
+        obj = weights
+    state = extract_state_dict(obj, source=source)
+    for prefix in ("module.", "_orig_mod."):
+        if all(k.startswith(prefix) for k in state):
+            state = strip_prefix(state, prefix)
+    if converter is not None:
+        try:
+            state = converter(state)
+        except CheckpointError:
+            raise
+        except KeyError as e:
+            raise CheckpointError(f"{source}: not in the expected layout (missing key {e})") from None
+    return state, source
+
+
+def classifier_classes(state: Mapping[str, torch.Tensor], classifier: str, *, source: str = "weights") -> int:
+    """How many classes the classifier ``classifier`` (a parameter prefix: ``"fc"``, ``"fc8"``, ``"logits"``)
+    of a state_dict in the model's key names has: the first dimension of its weight.
+
+    Raises:
+        CheckpointError: the state_dict has no such classifier.
+    """
+    weight = state.get(f"{classifier}.weight")
+    if weight is None or weight.ndim < 2:
+        raise CheckpointError(f"{source}: no classifier {classifier!r} (no 2-D or 5-D {classifier}.weight)")
+    return int(weight.shape[0])
+
+
+def load_pretrained(
+    model: nn.Module,
+    weights: str | os.PathLike | Mapping[str, torch.Tensor],
+    *,
+    classifier: str,
+    converter: Callable[[StateDict], StateDict] | None = None,
+    sha256: str | None = None,
+    source: str | None = None,
+) -> str | None:
+    """Load ``weights`` to fine-tune ``model``: all of it, or all but a classifier for another class count.
+
+    When the weights' classifier (parameters under ``classifier.``) has another shape than the model's — the
+    weights were trained on other classes — it is left out and the model keeps its new classifier; every other
+    tensor must fit exactly (as :func:`load_weights` with ``strict=True``).
+
+    Returns:
+        a one-line notice when the classifier was left out, else ``None``.
+
+    Raises:
+        CheckpointError: as :func:`load_weights`.
+    """
+    state, source = read_state_dict(weights, converter=converter, sha256=sha256, source=source)
+    prefix = f"{classifier}."
+    own = model.state_dict()
+    theirs = {k: v for k, v in state.items() if k.startswith(prefix)}
+    mine = {k: v for k, v in own.items() if k.startswith(prefix)}
+    differs = theirs.keys() != mine.keys() or any(
+        tuple(v.shape) != tuple(mine[k].shape) for k, v in theirs.items()
+    )
+    if not differs:
+        load_weights(model, state, source=source)
+        return None
+    load_weights(model, state, ignore=(prefix,), source=source)
+    was = f"{classifier_classes(state, classifier, source=source)} classes" if theirs else "no classifier"
+    now = getattr(model, "num_classes", None)
+    return (
+        f"{source}: {was} in the weights and {now} in the model: classifier {classifier!r} not loaded "
+        "(it starts new, to be fine-tuned)"
+    )
+
+
 def load_weights(
     model: nn.Module,
     weights: str | os.PathLike | Mapping[str, torch.Tensor],
@@ -115,22 +215,7 @@ def load_weights(
     Raises:
         CheckpointError: unreadable file, or keys/shapes that do not match, listing the first few.
     """
-    if isinstance(weights, (str, os.PathLike)):
-        source = os.fspath(weights)
-    else:
-        source = source or "state_dict"
-    obj = read_checkpoint(weights, sha256=sha256) if isinstance(weights, (str, os.PathLike)) else weights
-    state = extract_state_dict(obj, source=source)
-    for prefix in ("module.", "_orig_mod."):
-        if all(k.startswith(prefix) for k in state):
-            state = strip_prefix(state, prefix)
-    if converter is not None:
-        try:
-            state = converter(state)
-        except CheckpointError:
-            raise
-        except KeyError as e:
-            raise CheckpointError(f"{source}: not in the expected layout (missing key {e})") from None
+    state, source = read_state_dict(weights, converter=converter, sha256=sha256, source=source)
     own = model.state_dict()
     if ignore:
         state = {k: v for k, v in state.items() if not k.startswith(ignore)}
@@ -143,7 +228,9 @@ def load_weights(
         if k in state and tuple(state[k].shape) != tuple(own[k].shape)
     ]
     if shape:
-        raise CheckpointError(f"{source}: shape mismatch for {len(shape)} tensors (first: {'; '.join(shape[:3])})")
+        raise CheckpointError(
+            f"{source}: shape mismatch for {len(shape)} tensors (first: {'; '.join(shape[:3])})"
+        )
     if strict and (missing or unexpected):
         parts = []
         if missing:

