@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/decode.py
 	$(BIN)/python benchmarks/models.py
 	$(BIN)/python benchmarks/ablation.py
+	$(BIN)/python benchmarks/extract.py
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check vidact tests benchmarks

@@ -32,7 +32,9 @@ _state = {"debug": False}
 
 @app.callback()
 def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
+    ] = False,
 ) -> None:
     _state["debug"] = debug
 
@@ -61,7 +63,9 @@ def _print_whole(table: Table) -> None:
 def info(
     videos: Annotated[list[Path], typer.Argument(help="Video files, GIFs or folders of frames.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    fps: Annotated[float, typer.Option(help="Frame rate of a frame folder (folders do not store one).")] = 30.0,
+    fps: Annotated[
+        float, typer.Option(help="Frame rate of a frame folder (folders do not store one).")
+    ] = 30.0,
 ) -> None:
     """What a video is: container, codec, size, fps, frame count (exact and estimated), duration, rotation,
     keyframe interval and audio streams."""
@@ -91,7 +95,9 @@ def info(
             ("rotation", f"{m.rotation} deg"),
             (
                 "keyframe interval",
-                f"{m.keyframe_interval:.1f} frames ({m.num_keyframes} keyframes)" if m.keyframe_interval else "-",
+                f"{m.keyframe_interval:.1f} frames ({m.num_keyframes} keyframes)"
+                if m.keyframe_interval
+                else "-",
             ),
             ("bit rate", f"{m.bit_rate / 1000:.0f} kb/s" if m.bit_rate else "-"),
             ("audio", audio),
@@ -104,7 +110,9 @@ def info(
 @app.command()
 def synth(
     root: Annotated[Path, typer.Argument(help="Output folder (created; must be empty unless --overwrite).")],
-    kind: Annotated[str, typer.Option(help="'temporal' (time-reversed pairs) or 'scene' (scene-biased).")] = "temporal",
+    kind: Annotated[
+        str, typer.Option(help="'temporal' (time-reversed pairs) or 'scene' (scene-biased).")
+    ] = "temporal",
     train: Annotated[int, typer.Option(help="Videos per class in the train split.")] = 50,
     val: Annotated[int, typer.Option(help="Videos per class in the val split.")] = 10,
     test: Annotated[int, typer.Option(help="Videos per class in the test split.")] = 20,
@@ -114,9 +122,13 @@ def synth(
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same videos.")] = 0,
     noise: Annotated[float, typer.Option(help="Pixel noise standard deviation (fraction of 255).")] = 0.02,
     distractors: Annotated[int, typer.Option(help="Moving distractor objects per video.")] = 2,
-    pairs: Annotated[list[str] | None, typer.Option("--pair", help="Temporal pairs to include (repeatable).")] = None,
+    pairs: Annotated[
+        list[str] | None, typer.Option("--pair", help="Temporal pairs to include (repeatable).")
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Processes (default: one per core).")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace a folder written by an earlier `vidact synth`.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a folder written by an earlier `vidact synth`.")
+    ] = False,
 ) -> None:
     """Write a synthetic action dataset (root/<split>/<class>/*.mp4) that per-frame models cannot solve
     (kind=temporal) or that one frame solves (kind=scene)."""
@@ -137,12 +149,16 @@ def synth(
         overwrite=overwrite,
     )
     # soft_wrap: a long path stays on one line in a pipe or a log (rich would break it at 80 columns)
-    console.print(f"wrote {info.num_videos} videos of {len(info.classes)} classes to {info.root}", soft_wrap=True)
+    console.print(
+        f"wrote {info.num_videos} videos of {len(info.classes)} classes to {info.root}", soft_wrap=True
+    )
 
 
 @app.command("models")
 def models_cmd(
-    pattern: Annotated[str | None, typer.Argument(help="Shell glob on the model name, e.g. '*slowfast*'.")] = None,
+    pattern: Annotated[
+        str | None, typer.Argument(help="Shell glob on the model name, e.g. '*slowfast*'.")
+    ] = None,
 ) -> None:
     """List the registered models with their model cards (input, parameters, GMACs, loadable weights)."""
     from .models import list_models, model_card
@@ -174,7 +190,9 @@ def eval_cmd(
     data: Annotated[Path, typer.Argument(help="The dataset root.")],
     split: Annotated[
         str | None,
-        typer.Option(help="Split (class folders: a subfolder of DATA, '' for DATA itself). Default: the recipe's."),
+        typer.Option(
+            help="Split (class folders: a subfolder of DATA, '' for DATA itself). Default: the recipe's."
+        ),
     ] = None,
     kind: Annotated[
         str, typer.Option(help="Dataset layout: folder, ucf101, hmdb51, kinetics, ssv2 or list.")
@@ -183,12 +201,15 @@ def eval_cmd(
         Path | None, typer.Option(help="Split file(s), CSV or list file of the layout.")
     ] = None,
     fold: Annotated[int, typer.Option(help="Official split number (UCF-101, HMDB-51).")] = 1,
-    clips: Annotated[int | None, typer.Option(help="Temporal clips per video. Default: the recipe's.")] = None,
+    clips: Annotated[
+        int | None, typer.Option(help="Temporal clips per video. Default: the recipe's.")
+    ] = None,
     crops: Annotated[
         int | None, typer.Option(help="Spatial crops per clip, 1 or 3. Default: the recipe's.")
     ] = None,
     average: Annotated[
-        str, typer.Option(help="softmax: mean of the views' probabilities; logits: softmax of their mean logits.")
+        str,
+        typer.Option(help="softmax: mean of the views' probabilities; logits: softmax of their mean logits."),
     ] = "softmax",
     batch_size: Annotated[
         int | None, typer.Option(help="Videos per forward pass. Default: the recipe's.")
@@ -257,7 +278,9 @@ def predict(
     stride: Annotated[float, typer.Option(help="Seconds between window starts.")] = 1.0,
     sampling: Annotated[
         str | None,
-        typer.Option(help="A window's clip: stride (the model's frame rate) or uniform (spread over the window)."),
+        typer.Option(
+            help="A window's clip: stride (the model's frame rate) or uniform (spread over the window)."
+        ),
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="Labels to show per window and for the whole video.")] = 5,
     json_out: Annotated[
@@ -300,17 +323,103 @@ def predict(
     console.print(t)
 
 
+@app.command("extract")
+def extract_cmd(
+    kind: Annotated[str, typer.Argument(metavar="KIND", help="What to extract: features.")],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT", help="A video, a folder (searched recursively) or a list file (.txt/.lst)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Output folder: <video>.<array>.npy and <video>.<kind>.json.")],
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes here; with --ray, actors (default: the cluster's CPUs).")
+    ] = 1,
+    ray: Annotated[
+        str | None, typer.Option(help="'auto' starts a local Ray; an address joins a running cluster.")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Torch threads per worker (default: the CPUs shared out).")
+    ] = None,
+    root: Annotated[Path | None, typer.Option(help="Folder a list file's paths are relative to.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="features: a run directory or checkpoint; or a model name with --weights."),
+    ] = None,
+    weights: Annotated[
+        Path | None, typer.Option(help="features: published weights of the --model name.")
+    ] = None,
+    weights_layout: Annotated[str | None, typer.Option(help="features: key layout of --weights.")] = None,
+    window: Annotated[
+        float | None, typer.Option(help="features: window length, seconds (default 2).")
+    ] = None,
+    stride: Annotated[
+        float | None, typer.Option(help="features: seconds between windows (default: half).")
+    ] = None,
+    window_frames: Annotated[
+        int | None, typer.Option(help="features: window length in frames instead.")
+    ] = None,
+    stride_frames: Annotated[int | None, typer.Option(help="features: frames between windows.")] = None,
+    sampling: Annotated[
+        str | None, typer.Option(help="features: a window's clip, stride or uniform.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="features: windows per forward pass (default 8).")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="features: where the model runs (default cpu).")] = None,
+    progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
+) -> None:
+    """Map a per-video extractor over a video, a folder tree or a list file: outputs keyed by the video's
+    content and the parameters (a re-run skips what is done), bad videos listed and the rest done; exit 1 if any
+    video failed."""
+    from .extract import build_extractor, extract
+
+    options = {
+        "model": model,
+        "weights": weights,
+        "weights_layout": weights_layout,
+        "window": window,
+        "stride": stride,
+        "window_frames": window_frames,
+        "stride_frames": stride_frames,
+        "sampling": sampling,
+        "batch_size": batch_size,
+        "device": device,
+    }
+    extractor = build_extractor(kind, **{k: v for k, v in options.items() if v is not None})
+    report = extract(
+        extractor, source, out, workers=workers, ray=ray, threads=threads, root=root, progress=progress
+    )
+    for failure in report.failed:
+        err_console.print(
+            f"failed: {failure.video}: {failure.reason}", markup=False, highlight=False, soft_wrap=True
+        )
+    console.print(
+        f"{report.kind}: {report.videos} videos, {report.done} extracted, {report.skipped} up to date, "
+        f"{len(report.failed)} failed in {report.seconds:.1f} s ({report.backend}); summary in {report.summary}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 @app.command()
 def train(
     recipe: Annotated[Path, typer.Argument(help="The recipe, a YAML file (configs/*.yaml).")],
     overrides: Annotated[
         list[str] | None,
-        typer.Argument(help="section.key=value overrides, the value parsed as YAML (data.root=PATH train.lr=0.1)."),
+        typer.Argument(
+            help="section.key=value overrides, the value parsed as YAML (data.root=PATH train.lr=0.1)."
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Run directory. Default: runs/<recipe name>-<date>-<time>.")
     ] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoints/last.ckpt.")] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out from its checkpoints/last.ckpt.")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Progress bars (only when stderr is a terminal).")] = True,
 ) -> None:
     """Train a model from a recipe: checkpoints, metrics.csv, TensorBoard logs and reports in the run directory.
@@ -323,7 +432,9 @@ def train(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Output folder (new, empty, or an earlier demo's).")] = Path("demo_out"),
+    out: Annotated[Path, typer.Option(help="Output folder (new, empty, or an earlier demo's).")] = Path(
+        "demo_out"
+    ),
     preset: Annotated[str, typer.Option(help="'default' (about 10 min on 2 cores) or 'quick'.")] = "default",
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the training runs.")] = 0,
     progress: Annotated[bool, typer.Option(help="Progress bars.")] = True,
@@ -332,7 +443,9 @@ def demo(
     each, evaluate, and write results.json and report.html."""
     from .demo import comparison_rows, run_demo
 
-    results = run_demo(out, preset, seed=seed, progress=progress, log=lambda m: console.print(m, highlight=False))
+    results = run_demo(
+        out, preset, seed=seed, progress=progress, log=lambda m: console.print(m, highlight=False)
+    )
     t = Table(title="test top-1: per-frame vs temporal")
     for col in ("dataset", "per-frame", "temporal", "gap"):
         t.add_column(col)
@@ -346,7 +459,8 @@ def demo(
         f"the temporal model gets the direction {tp['temporal']['direction_acc_within_pair']:.0%}."
     )
     console.print(
-        f"wrote {out / 'results.json'} and {out / 'report.html'} ({results['_about']['seconds']:.0f} s)", soft_wrap=True
+        f"wrote {out / 'results.json'} and {out / 'report.html'} ({results['_about']['seconds']:.0f} s)",
+        soft_wrap=True,
     )
 
 

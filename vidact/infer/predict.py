@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -47,16 +46,16 @@ from torch import nn
 
 from ..data.datasets import read_class_names
 from ..data.sampling import segment_indices
-from ..data.transforms import CenterCrop, Normalize, ToFloatCTHW
 from ..engine.checkpoint import load_model
 from ..engine.evaluate import InputSpec, write_json
-from ..errors import ConfigError, VideoError
+from ..errors import ConfigError
 from ..io import VideoReader
 from ..models import build_model, get_builder, list_models, model_card
 from ..models.converters import WEIGHT_LAYOUTS, get_converter
 from ..models.per_frame import PerFrameClassifier, frame_consensus
 from ..models.registry import ModelCard
 from ..models.weights import load_weights
+from .windows import WindowStream
 
 __all__ = [
     "Sampling",
@@ -272,23 +271,6 @@ def save_json(prediction: Prediction, path: str | os.PathLike, top: int = 5) -> 
     write_json(prediction.to_json(top), path)
 
 
-class _FrameBuffer:
-    """Cropped frames by display index, kept while a pending window needs them; counts the most held."""
-
-    def __init__(self) -> None:
-        self.frames: dict[int, torch.Tensor] = {}
-        self.peak = 0
-
-    def put(self, index: int, frame: torch.Tensor) -> None:
-        self.frames[index] = frame
-        self.peak = max(self.peak, len(self.frames))
-
-    def drop_until(self, last_use: np.ndarray, window: int) -> None:
-        """Forget the frames no window after ``window`` needs (``last_use`` [N]: the last window of each frame)."""
-        for index in [i for i in self.frames if last_use[i] <= window]:
-            del self.frames[index]
-
-
 def predict_video(
     predictor: Predictor,
     video: str | os.PathLike,
@@ -316,27 +298,16 @@ def predict_video(
     """
     spec = predictor.spec
     sampling = sampling or ("uniform" if spec.segments else "stride")
-    crop = CenterCrop(spec.crop_size)
-    to_input = ToFloatCTHW()
-    normalize = Normalize(spec.mean, spec.std)
     per_frame = isinstance(predictor.model, PerFrameClassifier)
     with VideoReader(video, short_side=spec.short_side) as reader:
         times = reader.timestamps()
         bounds = window_bounds(times, window, stride)
         clips = np.stack([window_clip(times, start, end, spec, sampling) for start, end in bounds])  # [W, T]
-        last_use = np.full(len(times), -1, dtype=np.int64)  # [N] the last window needing each frame, or -1
-        np.maximum.at(last_use, clips.ravel(), np.repeat(np.arange(len(clips)), clips.shape[1]))
-        buffer = _FrameBuffer()
+        stream = WindowStream(reader, clips, spec, batch_size=batch_size)
         window_scores: list[np.ndarray] = []
         frame_probs: dict[int, np.ndarray] = {}
-
-        def score(windows: list[int]) -> None:
-            try:
-                batch = [to_input(torch.stack([buffer.frames[int(i)] for i in clips[w]])) for w in windows]
-            except KeyError as e:
-                reason = f"frame {e.args[0]} could not be decoded (corrupt or truncated data)"
-                raise VideoError(reader.path, reason) from None
-            x = normalize(torch.stack(batch)).to(predictor.device)  # [B, 3, T, h, w]
+        for windows, x in stream:
+            x = x.to(predictor.device)  # [B, 3, T, h, w]
             with torch.inference_mode():
                 if per_frame:
                     frame_logits = predictor.model.forward_frames(x)  # [B, T, K]
@@ -349,21 +320,6 @@ def predict_video(
                 else:
                     logits = predictor.model(x)
             window_scores.extend(logits.float().softmax(dim=-1).cpu().numpy())
-            buffer.drop_until(last_use, windows[-1])
-
-        ready: list[int] = []
-        next_window = 0
-        for index, frame in _needed_frames(reader, last_use):
-            buffer.put(index, crop(frame[None])[0].clone())
-            while next_window < len(clips) and clips[next_window].max() <= index:
-                ready.append(next_window)
-                next_window += 1
-            if len(ready) == batch_size or (ready and next_window == len(clips)):
-                score(ready)
-                ready = []
-        if len(window_scores) < len(clips):
-            reason = f"decoding stopped before frame {clips.max()} (corrupt or truncated data)"
-            raise VideoError(reader.path, reason)
 
     window_array = np.stack(window_scores).astype(np.float32)
     frame_indices = np.array(sorted(frame_probs), dtype=np.int64)
@@ -377,13 +333,5 @@ def predict_video(
         scores=window_array.mean(axis=0),
         frame_times=times[frame_indices] if keep_frames else None,
         frame_scores=np.stack([frame_probs[i] for i in frame_indices]) if keep_frames else None,
-        peak_frames=buffer.peak,
+        peak_frames=stream.peak_frames,
     )
-
-
-def _needed_frames(reader: VideoReader, last_use: np.ndarray) -> Iterator[tuple[int, torch.Tensor]]:
-    """``(index, frame [H, W, 3])`` of the frames some window needs (``last_use[index] >= 0``), decoded in one
-    forward pass; the frames in between are never converted (and dropped by the decoder where possible)."""
-    needed = np.flatnonzero(last_use >= 0)
-    for index, _, frame in reader.iter_frames(positions=needed):
-        yield index, frame
