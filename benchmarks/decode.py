@@ -285,7 +285,8 @@ def dataloader_epoch(n_videos: int, workers: int) -> dict:
 
     import torch
 
-    from vidact.data.datasets import ClipSampler, VideoClipDataset, class_folders, collate_clips
+    from vidact.data.datasets import VideoClipDataset, class_folders, collate_clips
+    from vidact.data.sampling import ClipSampler
     from vidact.data.transforms import train_transform
 
     videos = make_videos()

@@ -156,15 +156,9 @@ def weights_mib(model: nn.Module) -> float:
 
 
 def normalisation(name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel (mean, std) [3] for inputs in [0, 1]: the card's, [-1, 1] scaling, or Kinetics'."""
-    extra = model_card(name).extra
-    if "mean" in extra:
-        mean, std = extra["mean"], extra["std"]
-    elif tuple(extra.get("value_range", ())) == (-1.0, 1.0):
-        mean, std = (0.5,) * 3, (0.5,) * 3
-    else:
-        mean, std = (KINETICS_MEAN_STD[0],) * 3, (KINETICS_MEAN_STD[1],) * 3
-    return torch.tensor(mean), torch.tensor(std)
+    """Per-channel (mean, std) [3] for inputs in [0, 1], from the model's preset (its published weights')."""
+    mean, std = model_card(name).default_preset().normalization()
+    return torch.tensor(mean).expand(3).clone(), torch.tensor(std).expand(3).clone()
 
 
 def agreement_clips(name: str, count: int, size: int, videos: Path) -> tuple[torch.Tensor, int]:

@@ -121,7 +121,7 @@ def test_models_lists_every_registered_model_with_its_card() -> None:
         assert tuple(int(n) for n in input_size.split("x")) == card.input_size
         assert float(params.removesuffix("M")) * 1e6 == pytest.approx(card.params, abs=5e3)
         assert float(gmacs) == pytest.approx(card.gmacs, abs=5e-3)
-        assert weights.split(", ") == ([w.name for w in card.weights] or ["-"])
+        assert weights.split(", ") == ([f"{name}.{w.tag}" for w in card.weights] or ["-"])
     assert any(row[5] != "-" for row in rows)  # some published weights are listed (the column is not empty)
 
     done = _vidact("models", "*slowfast*")

@@ -432,11 +432,23 @@ def test_dataloader_workers_give_the_same_batches(videos, tmp_path):
 
 
 # -- the metadata cache ----------------------------------------------------------------------------------------
-def test_metadata_cache_is_written_once_and_reused(own_videos, monkeypatch):
+@pytest.fixture(autouse=True)
+def vidact_home(tmp_path, monkeypatch) -> Path:
+    """Every test's own $VIDACT_HOME, so no test writes a metadata cache into the user's ~/.cache."""
+    home = tmp_path / "vidact_home"
+    monkeypatch.setenv("VIDACT_HOME", str(home))
+    return home
+
+
+def test_metadata_cache_is_written_once_and_reused(own_videos, vidact_home, monkeypatch):
     found = class_folders(own_videos)
+    before = sorted(os.listdir(own_videos))
     first = VideoClipDataset(found.samples, sampler=ClipSampler.center(4))
-    index = own_videos / ".vidact_index.json"
-    assert first.cache_file == index and len(json.loads(index.read_text())["videos"]) == 6
+    index = first.cache_file
+    assert (
+        index.parent == vidact_home / "cache" / "index" and len(json.loads(index.read_text())["videos"]) == 6
+    )
+    assert sorted(os.listdir(own_videos)) == before  # nothing written beside the videos
 
     probed = []
     real_probe = _pyav.probe
@@ -459,50 +471,48 @@ def test_metadata_cache_is_written_once_and_reused(own_videos, monkeypatch):
     assert probed == ["run_1.mp4"] and third.metadata(3).num_frames == 12
 
 
-def test_default_cache_file_of_a_read_only_root(own_videos, monkeypatch, tmp_path):
-    """A root without write permission bits is read-only, for root too (who could write there anyway): its
-    metadata cache goes to $XDG_CACHE_HOME/vidact/, one file per root, and a dataset over it leaves the root as it
-    was. The test makes its own read-only folders (chmod 555) instead of relying on ../shared's permissions."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert default_cache_file(own_videos) == own_videos / ".vidact_index.json"  # writable: beside the videos
-    other = tmp_path / "other"
-    other.mkdir()
-    before = sorted(os.listdir(own_videos))
-    modes = {folder: folder.stat().st_mode for folder in (own_videos, other)}
+def test_the_cache_of_read_only_and_writable_roots_is_under_vidact_home(own_videos, vidact_home, monkeypatch):
+    """A writable dataset folder and a read-only one (chmod 555: read-only for root too, who could write there
+    anyway) both keep their metadata cache under $VIDACT_HOME/cache/index/, one file per root, reused by the next
+    dataset over the same root; neither folder is written to. The test makes its own read-only folder instead of
+    relying on ../shared's permissions."""
+    read_only = Path(shutil.copytree(own_videos, own_videos.parent / "read_only"))
+    roots = {"writable": own_videos, "read-only": read_only}
+    paths = {name: default_cache_file(root) for name, root in roots.items()}
+    assert paths["writable"] != paths["read-only"]
+    assert all(path.parent == vidact_home / "cache" / "index" for path in paths.values())
+    assert default_cache_file(own_videos) == paths["writable"]  # stable: the same root, the same file
+    before = {name: sorted(os.listdir(root)) for name, root in roots.items()}
+    modes = {folder: folder.stat().st_mode for folder in read_only.rglob("*") if folder.is_dir()}
+    modes[read_only] = read_only.stat().st_mode
     try:
         for folder in modes:
             folder.chmod(0o555)
-        path = default_cache_file(own_videos)
-        assert path.parent == tmp_path / "cache" / "vidact" and path.name.startswith("index-")
-        assert default_cache_file(own_videos) == path != default_cache_file(other)
-        dataset = VideoClipDataset(class_folders(own_videos).samples, sampler=ClipSampler.center(4))
-        assert dataset.cache_file == path and len(json.loads(path.read_text())["videos"]) == 6
-        assert sorted(os.listdir(own_videos)) == before  # nothing written into the read-only root
+        for name, root in roots.items():
+            dataset = VideoClipDataset(class_folders(root).samples, sampler=ClipSampler.center(4))
+            assert dataset.cache_file == paths[name]
+            assert len(json.loads(paths[name].read_text())["videos"]) == 6
+            assert sorted(os.listdir(root)) == before[name]  # nothing written into the dataset's folder
+
+        def no_probe(*args, **kwargs):
+            raise AssertionError("probed a cached video")
+
+        monkeypatch.setattr(_pyav, "probe", no_probe)
+        for name, root in roots.items():  # the next datasets read the cache back
+            dataset = VideoClipDataset(class_folders(root).samples, sampler=ClipSampler.center(4))
+            assert dataset.cache_file == paths[name] and dataset.metadata(0).num_frames > 0
     finally:
         for folder, mode in modes.items():
             folder.chmod(mode)
 
 
-def test_default_cache_file_of_a_root_the_os_will_not_write(own_videos, monkeypatch, tmp_path):
-    """A root whose permission bits allow writing but where the OS refuses writes (a read-only mount, or another
-    user's folder) is read-only too, for root as well. Simulated at the OS boundary: ``os.access`` answers no to
-    writing there, as access(2) does on a read-only file system (EROFS) whoever asks."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    real_access = os.access
-
-    def access(path, mode, *args, **kwargs):
-        if mode & os.W_OK and Path(path).resolve() == own_videos.resolve():
-            return False
-        return real_access(path, mode, *args, **kwargs)
-
-    monkeypatch.setattr(os, "access", access)
-    assert own_videos.stat().st_mode & 0o200  # the owner's write bit is set
-    path = default_cache_file(own_videos)
-    assert path.parent == tmp_path / "cache" / "vidact" and path.name.startswith("index-")
-    before = sorted(os.listdir(own_videos))
-    dataset = VideoClipDataset(class_folders(own_videos).samples, sampler=ClipSampler.center(4))
-    assert dataset.cache_file == path and path.is_file()
-    assert sorted(os.listdir(own_videos)) == before
+def test_the_cache_file_can_be_put_elsewhere(own_videos, vidact_home, tmp_path):
+    elsewhere = tmp_path / "elsewhere" / "index.json"
+    dataset = VideoClipDataset(
+        class_folders(own_videos).samples, sampler=ClipSampler.center(4), cache_file=elsewhere
+    )
+    assert dataset.cache_file == elsewhere and len(json.loads(elsewhere.read_text())["videos"]) == 6
+    assert not (vidact_home / "cache").exists()
 
 
 # -- bad videos ------------------------------------------------------------------------------------------------

@@ -29,17 +29,18 @@ from torch import nn
 import vidact.engine.evaluate as evaluate_module
 from vidact.cli import main
 from vidact.data.datasets import build_dataset
-from vidact.data.sampling import segment_indices
+from vidact.data.presets import Preset
+from vidact.data.sampling import SegmentViews, segment_indices
 from vidact.data.transforms import NORMALIZATIONS
 from vidact.engine.checkpoint import atomic_save, make_checkpoint
 from vidact.engine.config import Config
 from vidact.engine.evaluate import (
-    InputSpec,
-    SegmentViews,
     average_views,
     evaluate,
     evaluate_model,
     match_classes,
+    recipe_preset,
+    views_sampler,
 )
 from vidact.errors import ConfigError, DatasetError
 from vidact.io import VideoReader
@@ -52,7 +53,8 @@ DATASET_CLASSES = ("alpha", "beta", "gamma")
 MODEL_CLASSES = ["delta", "gamma", "epsilon", "alpha", "zeta", "beta"]
 # Frames are resized from 32x48 to 20x30 (short side 20), then cropped to 16x16: the centre crop is at (2, 7),
 # the three crops at left 0, 7 and 14.
-SPEC = dict(clip_len=4, stride=2, short_side=20, crop_size=16)
+SPEC = dict(frames=4, frame_stride=2, short_side=20, crop_size=16)
+RECIPE = dict(clip_len=4, stride=2, short_side=20, crop_size=16)  # the same, as a recipe's data section says it
 IMAGENET = dict(mean=NORMALIZATIONS["imagenet"][0], std=NORMALIZATIONS["imagenet"][1])
 # Resizing while decoding (swscale, from YUV) and PIL's resize of the decoded RGB frames differ by up to ~3 grey
 # levels on average over a view of these videos; a view not resized, reversed or mirrored is off by 12 or more.
@@ -96,7 +98,7 @@ def dataset_root(tmp_path_factory) -> Path:
 def checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     cfg = Config()
-    for key, value in SPEC.items():
+    for key, value in RECIPE.items():
         setattr(cfg.data, key, value)
     cfg.eval.num_clips, cfg.eval.num_crops = 2, 3
     kwargs = {"widths": [8, 8, 16, 16]}
@@ -110,7 +112,7 @@ def checkpoint(tmp_path_factory) -> Path:
 
 
 # -- the oracle ----------------------------------------------------------------------------------------------
-def _oracle_weights(spec: InputSpec) -> np.ndarray:
+def _oracle_weights(spec: Preset) -> np.ndarray:
     """[6, 3, T, crop, crop] float64: six fixed random read-outs of a clip, scaled so the logits are about 1."""
     shape = (len(MODEL_CLASSES), 3, spec.clip_len, spec.crop_size, spec.crop_size)
     return np.random.default_rng(0).standard_normal(shape) / np.sqrt(np.prod(shape[1:]))
@@ -129,23 +131,23 @@ class LinearOracle(nn.Module):
         return torch.einsum("nctyx,kctyx->nk", x.double(), self.weights).float()
 
 
-def _normalise(views: np.ndarray, spec: InputSpec) -> np.ndarray:
+def _normalise(views: np.ndarray, spec: Preset) -> np.ndarray:
     """uint8 views [..., T, h, w, 3] -> float64 model input [..., 3, T, h, w], scaled and normalised by hand."""
     x = (views.astype(np.float64) / 255 - np.array(spec.mean)) / np.array(spec.std)
     return np.moveaxis(x, -1, -4)
 
 
-def _levels(x: np.ndarray, spec: InputSpec) -> np.ndarray:
+def _levels(x: np.ndarray, spec: Preset) -> np.ndarray:
     """Model input [..., 3, T, h, w] back to grey levels [..., T, h, w, 3] (0-255), undoing :func:`_normalise`."""
     return (np.moveaxis(x, -4, -1) * np.array(spec.std) + np.array(spec.mean)) * 255
 
 
-def _oracle_logits(views: np.ndarray, spec: InputSpec, weights: np.ndarray) -> np.ndarray:
+def _oracle_logits(views: np.ndarray, spec: Preset, weights: np.ndarray) -> np.ndarray:
     """The logits [V, 6] :class:`LinearOracle` gives views [V, T, h, w, 3] uint8, computed in numpy."""
     return np.einsum("vctyx,kctyx->vk", _normalise(views, spec), weights)
 
 
-def _oracle_views(path: str, spec: InputSpec, num_clips: int, num_crops: int) -> np.ndarray:
+def _oracle_views(path: str, spec: Preset, num_clips: int, num_crops: int) -> np.ndarray:
     """The views [clips x crops, T, crop, crop, 3] uint8 of one video, clip-major, made without vidact's samplers
     and transforms: the native frames; clip k starts at round(k * (N - span) / (K - 1)) and takes every
     ``stride``-th frame; PIL's bilinear resize to the short side (the long side truncated, 48 * 20 / 32 = 30);
@@ -195,7 +197,7 @@ def test_the_oracle_tells_views_apart(dataset_root):
     """The checks below can fail: a view reversed in time, mirrored, or cut from frames that were not resized
     moves the oracle's scores by far more than their tolerance (1e-5) and is off by far more grey levels than
     the decoder's resize is allowed."""
-    spec = InputSpec(**SPEC, **IMAGENET)
+    spec = Preset(**SPEC, **IMAGENET)
     weights = _oracle_weights(spec)
     for path in sorted(map(str, dataset_root.rglob("*.mp4"))):
         (view,) = _oracle_views(path, spec, num_clips=1, num_crops=1)  # [T, 16, 16, 3]: the middle clip
@@ -221,13 +223,13 @@ def test_video_scores_are_the_average_of_their_views(dataset_root, num_crops, av
     """evaluate_model on a dataset decoded at native size, so the transform does the resize: every view is the
     oracle's to a level, and every video's scores are the hand-averaged scores of the oracle's views."""
     num_clips, batch_size = 3, 4
-    spec = InputSpec(**SPEC, **IMAGENET)
+    spec = Preset(**SPEC, **IMAGENET)
     dataset = build_dataset(
         "folder",
         dataset_root,
         "test",
-        sampler=spec.test_sampler(num_clips),
-        transform=spec.transform("three" if num_crops == 3 else "center"),
+        sampler=views_sampler(spec, num_clips),
+        transform=spec.eval_transform("three" if num_crops == 3 else "center"),
     )
     weights = _oracle_weights(spec)
     model = LinearOracle(weights)
@@ -261,7 +263,7 @@ def test_evaluate_makes_the_recipes_views(dataset_root, checkpoint, monkeypatch)
     model, every view is the oracle's to within the few levels by which the decoder's bilinear resize (swscale,
     checked against torchvision's in test_io.py) differs from PIL's, and every video's scores are the
     hand-averaged scores of its views."""
-    spec = InputSpec(**SPEC, **IMAGENET)  # what the checkpoint's recipe says
+    spec = Preset(**SPEC, **IMAGENET)  # what the checkpoint's recipe says
     weights = _oracle_weights(spec)
     model = LinearOracle(weights)
     load_model = evaluate_module.load_model
@@ -293,23 +295,24 @@ def test_segment_views():
     np.testing.assert_array_equal(views, [[5, 35, 65, 95], [15, 45, 75, 105], [25, 55, 85, 115]])
 
 
-def test_input_spec_from_cards_and_recipes():
-    r2plus1d = InputSpec.from_card(model_card("r2plus1d_18"))
-    assert (r2plus1d.clip_len, r2plus1d.stride, r2plus1d.short_side, r2plus1d.crop_size) == (16, 2, 128, 112)
-    assert r2plus1d.mean == (0.43216, 0.394666, 0.37645)
-    assert InputSpec.from_card(model_card("slowfast_r50")).mean == NORMALIZATIONS["kinetics"][0]
-    i3d = InputSpec.from_card(model_card("i3d_inception_v1"))  # inputs in [-1, 1]: (x - 0.5) / 0.5
-    assert (i3d.mean, i3d.std, i3d.short_side) == ((0.5,), (0.5,), 256)
-    with pytest.raises(ConfigError, match="2-channel"):
-        InputSpec.from_card(model_card("i3d_inception_v1_flow"))
+def test_presets_from_cards_and_recipes():
+    r2plus1d = model_card("r2plus1d_18").default_preset()  # its published weights' preset: torchvision's
+    assert (r2plus1d.clip_len, r2plus1d.stride, r2plus1d.resize, r2plus1d.crop_size) == (16, 2, (128, 171), 112)
+    assert r2plus1d.mean == (0.43216, 0.394666, 0.37645) and r2plus1d.decode_short_side is None
+    assert model_card("slowfast_r50").default_preset().mean == NORMALIZATIONS["kinetics"][0]
+    i3d = model_card("i3d_inception_v1").default_preset()  # inputs in [-1, 1]: (x - 0.5) / 0.5 on [0, 1]
+    assert (i3d.normalization(), i3d.short_side, i3d.fps) == (((0.5,), (0.5,)), 256, 25.0)
+    simple3d = model_card("simple3d").default_preset()  # no weights: 8/7 of the crop, Kinetics statistics
+    assert (simple3d.short_side, simple3d.crop_size, simple3d.frames) == (128, 112, 16)
 
     recipe = {"data": {"clip_len": 8, "normalize": None, "sampler": "segments"}}
-    spec = InputSpec.from_config(recipe)  # missing keys take DataConfig's defaults, as in training
+    spec = recipe_preset(recipe)  # missing keys take DataConfig's defaults, as in training
     assert (spec.clip_len, spec.stride, spec.short_side, spec.crop_size) == (8, 2, 128, 112)
     assert (spec.mean, spec.std, spec.segments) == ((0.0,), (1.0,), True)
-    assert isinstance(spec.test_sampler(2), SegmentViews)
+    assert (spec.num_clips, spec.num_crops) == (10, 3)  # EvalConfig's defaults
+    assert isinstance(views_sampler(spec, 2), SegmentViews)
     with pytest.raises(ConfigError, match="unknown normalization"):
-        InputSpec.from_config({"data": {"normalize": "cifar"}})
+        recipe_preset({"data": {"normalize": "cifar"}})
 
 
 def test_match_classes_by_name():

@@ -18,6 +18,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 
 from vidact.cli import main
+from vidact.data.sampling import frame_window_bounds
 from vidact.engine.checkpoint import atomic_save, make_checkpoint
 from vidact.engine.config import Config
 from vidact.errors import ConfigError
@@ -29,7 +30,6 @@ from vidact.extract import (
     list_extractors,
     record_path,
 )
-from vidact.infer.windows import frame_window_bounds
 from vidact.io import VideoReader
 from vidact.io.writer import write_video
 from vidact.models import build_model

@@ -282,5 +282,15 @@ def test_model_card_numbers(name):
 def test_lite0_weights_card():
     weights = model_card("per_frame_efficientnet_lite0").weights
     assert weights == (EFFICIENTNET_LITE0_IMAGENET,)
-    assert weights[0].license == "Apache-2.0" and weights[0].top1 == 75.1 and weights[0].num_classes == 1000
-    assert sha256_of(efficientnet_lite0_weights_path()) == weights[0].sha256
+    assert weights[0].license.startswith("Apache-2.0") and weights[0].top1 == 75.1
+    assert weights[0].num_classes == 1000 and weights[0].labels == "imagenet1k"
+    assert sha256_of(efficientnet_lite0_weights_path()) == weights[0].files[0].sha256
+    # The catalogue's per-frame video model is the ImageNet network on every frame, its classifier included.
+    from vidact.models import build_model
+
+    video_model = build_model("per_frame_efficientnet_lite0.imagenet", weights=True)
+    image_model = efficientnet_lite0_imagenet()
+    frames = torch.rand(2, 3, 224, 224) * 2 - 1
+    with torch.no_grad():
+        per_frame = video_model.forward_frames(frames.transpose(0, 1)[None])[0]
+        torch.testing.assert_close(per_frame, image_model.eval()(frames))

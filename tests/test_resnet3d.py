@@ -114,7 +114,7 @@ def test_model_card_lists_torchvision_weights(name: str) -> None:
     _, _, top1, top5 = TORCHVISION_PUBLISHED[name]
     published = TORCHVISION_WEIGHTS[name]
     (weights,) = model_card(name).weights
-    assert weights.url == published.url
+    assert weights.url == published.url and weights.tag == "kinetics400"
     assert (weights.layout, weights.source, weights.dataset, weights.num_classes) == (
         "torchvision",
         "torchvision",

@@ -96,8 +96,13 @@ def test_multi_clip(n, clip_len, stride, k, policy):
     np.testing.assert_array_equal(clips, S.multi_clip_indices(n, clip_len, stride, k, short_policy=policy))
 
 
-@given(n=lengths, slow=st.integers(1, 16), alpha=st.sampled_from([1, 2, 4, 8]), mult=st.integers(1, 4),
-       seed=st.one_of(st.none(), seeds))
+@given(
+    n=lengths,
+    slow=st.integers(1, 16),
+    alpha=st.sampled_from([1, 2, 4, 8]),
+    mult=st.integers(1, 4),
+    seed=st.one_of(st.none(), seeds),
+)
 def test_slowfast(n, slow, alpha, mult, seed):
     tau = alpha * mult
     rng = None if seed is None else np.random.default_rng(seed)
@@ -109,8 +114,14 @@ def test_slowfast(n, slow, alpha, mult, seed):
     np.testing.assert_array_equal(s, f[::alpha])  # Slow frames are a subset of Fast frames
 
 
-@given(n=st.integers(2, 600), clip_len=clip_lens, fps=st.floats(1.0, 60.0), seed=seeds, policy=policies,
-       jitter=st.floats(0.0, 0.4))
+@given(
+    n=st.integers(2, 600),
+    clip_len=clip_lens,
+    fps=st.floats(1.0, 60.0),
+    seed=seeds,
+    policy=policies,
+    jitter=st.floats(0.0, 0.4),
+)
 def test_time_indices_variable_rate(n, clip_len, fps, seed, policy, jitter):
     rng = np.random.default_rng(seed)
     durations = (1 / 30) * (1 + jitter * (rng.random(n) - 0.5))  # a variable frame rate around 30 fps
@@ -120,8 +131,9 @@ def test_time_indices_variable_rate(n, clip_len, fps, seed, policy, jitter):
     assert idx.shape == (clip_len,)
     if policy != "loop":
         assert _sorted(idx)
-    np.testing.assert_array_equal(idx, S.time_indices(times, clip_len, fps, rng=np.random.default_rng(seed),
-                                                      short_policy=policy))
+    np.testing.assert_array_equal(
+        idx, S.time_indices(times, clip_len, fps, rng=np.random.default_rng(seed), short_policy=policy)
+    )
 
 
 # -- hand-computed cases -------------------------------------------------------------------------------------
@@ -139,8 +151,10 @@ def test_segments_centres_by_hand():
 def test_short_policies_by_hand():
     rng = np.random.default_rng(0)
     assert S.random_clip_indices(5, 8, 1, rng=rng, short_policy="loop").tolist() == [0, 1, 2, 3, 4, 0, 1, 2]
-    assert S.random_clip_indices(5, 8, 1, rng=rng, short_policy="repeat_last").tolist() == [0, 1, 2, 3, 4, 4, 4, 4]
-    assert S.random_clip_indices(5, 8, 1, rng=rng, short_policy="stretch").tolist() == [0, 0, 1, 1, 2, 2, 3, 4]
+    repeat_last = S.random_clip_indices(5, 8, 1, rng=rng, short_policy="repeat_last")
+    assert repeat_last.tolist() == [0, 1, 2, 3, 4, 4, 4, 4]
+    stretch = S.random_clip_indices(5, 8, 1, rng=rng, short_policy="stretch")
+    assert stretch.tolist() == [0, 0, 1, 1, 2, 2, 3, 4]
 
 
 def test_multi_clip_by_hand():
@@ -260,3 +274,18 @@ def test_time_indices_random_start_comes_from_the_rng():
     assert firsts == {0, 1, 2, 3, 4}  # shown from 0, 3, 6, 16 and 18/64 s; the next one only at 40/64 s
     clips = {tuple(S.time_indices(TIMES, 4, 8.0, rng=np.random.default_rng(seed))) for seed in range(20)}
     assert len(clips) > 5
+
+
+# -- one place ----------------------------------------------------------------------------------------------
+def test_every_sampler_is_defined_once_in_vidact_data_sampling():
+    """The functions, the dataset's sampler objects, evaluation's TSN views and predict's windows are defined in
+    ``vidact.data.sampling``'s modules; ``vidact.data.datasets`` hands out the very same sampler classes."""
+    import vidact.data.datasets as datasets
+
+    for name in S.__all__:
+        obj = getattr(S, name)
+        module = getattr(obj, "__module__", None)
+        if callable(obj) and module is not None and module.startswith("vidact"):
+            assert module.startswith("vidact.data.sampling."), (name, module)
+    for name in ("ClipSampler", "FrameCountSampler", "RandomClip", "CenterClip", "MultiClip", "TimeClip"):
+        assert getattr(datasets, name) is getattr(S, name)

@@ -131,7 +131,6 @@ def test_params_and_card_match_the_built_model(name):
     depth, alpha, kernel = ORACLE[name]
     assert [len(layer) for layer in model.slow_layers] == ([3, 4, 6, 3] if depth == 50 else [3, 4, 23, 3])
     assert (model.alpha, model.laterals[0].conv.kernel_size[0]) == (alpha, kernel)
-    assert (card.extra["alpha"], card.extra["lateral_kernel"]) == (alpha, kernel)
     assert (card.frames, card.frame_stride) == (model.num_frames, model.frame_stride) == (32, 2)
 
 
@@ -416,7 +415,7 @@ def test_predict_with_a_pyslowfast_checkpoint(tmp_path, capsys):
     got = json.loads(out.read_text())
 
     reference = load_predictor("slowfast_r50", weights=native, weights_layout="vidact", labels=labels)
-    spec = reference.spec
+    spec = reference.preset
     assert (spec.clip_len, spec.stride, spec.short_side, spec.crop_size) == (32, 2, 256, 256)
     assert spec.mean == pytest.approx((0.45,) * 3) and spec.std == pytest.approx((0.225,) * 3)
     expected = predict_video(reference, video, window=4.0)

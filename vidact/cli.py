@@ -179,7 +179,7 @@ def models_cmd(
             "x".join(map(str, c.input_size)),
             f"{c.params / 1e6:.2f}M" if c.params else "-",
             f"{c.gmacs:.2f}" if c.gmacs else "-",
-            ", ".join(w.name for w in c.weights) or "-",
+            ", ".join(f"{c.name}.{w.tag}" for w in c.weights) or "-",
         )
     _print_whole(t)
 
@@ -262,17 +262,21 @@ def eval_cmd(
 def predict(
     video: Annotated[Path, typer.Argument(help="A video file, GIF or folder of frames.")],
     model: Annotated[
-        str, typer.Option(help="A run directory or checkpoint; or a registered model name with --weights.")
+        str,
+        typer.Option(
+            help="A run directory or checkpoint; published weights by name (r2plus1d_18.kinetics400, see "
+            "`vidact weights list`); or a registered model name with --weights."
+        ),
     ],
     weights: Annotated[
-        Path | None, typer.Option(help="Published weights of the --model name (a state_dict file).")
+        Path | None, typer.Option(help="A weights file of the --model name (class count read from it).")
     ] = None,
     weights_layout: Annotated[
         str | None,
-        typer.Option(help="Key layout of --weights: torchvision, pytorchvideo, pyslowfast or vidact."),
+        typer.Option(help="Key layout of --weights (default: found by trying vidact's and the published ones)."),
     ] = None,
     labels: Annotated[
-        Path | None, typer.Option(help="Class names of --weights, one a line (default: class_0, ...).")
+        Path | None, typer.Option(help="Class names of the weights, one a line (default: theirs, or class_0 ...).")
     ] = None,
     window: Annotated[float, typer.Option(help="Timeline window length, seconds.")] = 2.0,
     stride: Annotated[float, typer.Option(help="Seconds between window starts.")] = 1.0,
@@ -407,7 +411,9 @@ def extract_cmd(
 
 @app.command()
 def train(
-    recipe: Annotated[Path, typer.Argument(help="The recipe, a YAML file (configs/*.yaml).")],
+    recipe: Annotated[
+        Path, typer.Argument(help="The recipe: a YAML file, or the name of a shipped one (vidact recipes).")
+    ],
     overrides: Annotated[
         list[str] | None,
         typer.Argument(
@@ -428,6 +434,19 @@ def train(
     from .engine.train import train as train_run
 
     train_run(load_config(recipe, overrides or []), out, resume=resume, progress=progress, name=recipe.stem)
+
+
+@app.command("recipes")
+def recipes_cmd() -> None:
+    """The recipes shipped with vidact, by name (vidact train NAME), with the first line of each."""
+    from .engine.config import RECIPES_DIR, list_recipes
+
+    t = Table(title=f"recipes in {RECIPES_DIR}", title_justify="left")
+    t.add_column("name", style="bold", no_wrap=True)
+    t.add_column("what it trains")
+    for name, description in list_recipes().items():
+        t.add_row(name, description)
+    _print_whole(t)
 
 
 @app.command()
@@ -462,6 +481,80 @@ def demo(
         f"wrote {out / 'results.json'} and {out / 'report.html'} ({results['_about']['seconds']:.0f} s)",
         soft_wrap=True,
     )
+
+
+weights_app = typer.Typer(
+    help="Published weights by name: list them, download them, or register a file downloaded by hand.",
+    no_args_is_help=True,
+)
+app.add_typer(weights_app, name="weights")
+
+
+def _size(published) -> str:  # noqa: ANN001
+    """Bytes when the catalogue knows them, else about 4 bytes a parameter (float32 weights)."""
+    entry, params = published.entry, published.card.params
+    if entry.bundled is not None:
+        return "in package"
+    sizes = [f.size for f in entry.files]
+    if sizes and all(s is not None for s in sizes):
+        return f"{sum(sizes) / 2**20:.0f} MiB"
+    return f"~{params * 4 / 2**20:.0f} MiB" if params else "-"
+
+
+@weights_app.command("list")
+def weights_list(
+    pattern: Annotated[
+        str | None, typer.Argument(help="Shell glob on the model name, e.g. 'slowfast*'.")
+    ] = None,
+) -> None:
+    """The catalogue: every published checkpoint vidact can load, with its accuracy, size and licence."""
+    from .models import hub
+
+    t = Table(title=f"published weights (cache: {hub.vidact_home() / 'weights'})")
+    for col in ("name", "dataset", "top-1", "top-5", "size", "source", "licence", "cached"):
+        t.add_column(col, no_wrap=col not in ("licence",))
+    for w in hub.list_weights(pattern):
+        e = w.entry
+        t.add_row(
+            w.name,
+            e.dataset,
+            "-" if e.top1 is None else f"{e.top1:g}",
+            "-" if e.top5 is None else f"{e.top5:g}",
+            _size(w),
+            e.source,
+            e.license.split(" (")[0],
+            "yes" if hub.is_cached(w) else "no",
+        )
+    _print_whole(t)
+
+
+@weights_app.command("fetch")
+def weights_fetch(
+    names: Annotated[
+        list[str], typer.Argument(metavar="NAME...", help="Weights names, e.g. r2plus1d_18.kinetics400.")
+    ],
+    progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
+) -> None:
+    """Download weights into the cache (checked, resumable); already cached weights are left as they are."""
+    from .models import hub
+
+    for name in names:
+        paths = hub.fetch(name, progress=progress)
+        console.print(f"{name}: {', '.join(map(str, paths))}", soft_wrap=True, highlight=False)
+
+
+@weights_app.command("add")
+def weights_add(
+    name: Annotated[str, typer.Argument(help="The weights name, e.g. r2plus1d_18.kinetics400.")],
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="The file(s), in the catalogue's order.")
+    ],
+) -> None:
+    """Register weights downloaded by hand: checked (hash, layout) and copied into the cache."""
+    from .models import hub
+
+    paths = hub.add(name, list(files))
+    console.print(f"{name}: added {', '.join(map(str, paths))}", soft_wrap=True, highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:

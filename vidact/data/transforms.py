@@ -41,6 +41,7 @@ __all__ = [
     "RandomClipTransform",
     "Compose",
     "ShortSideResize",
+    "Resize",
     "RandomCrop",
     "CenterCrop",
     "ThreeCrop",
@@ -199,6 +200,31 @@ class ShortSideResize(ClipTransform):
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         x, channels_last = _to_tchw(clip)
         x = F.resize(x, [self.size], interpolation=self.interpolation, antialias=self.antialias)
+        return _from_tchw(x, channels_last)
+
+
+class Resize(ClipTransform):
+    """Resize every frame to exactly ``(height, width)``, whatever its aspect ratio (torchvision's video
+    weights were tested on frames resized to 128 x 171).
+
+    Input: [..., T, H, W, C] or [..., T, C, H, W]. Output: the same layout and dtype, resized.
+    """
+
+    def __init__(
+        self,
+        size: tuple[int, int],
+        interpolation: InterpolationMode | str = InterpolationMode.BILINEAR,
+        antialias: bool = True,
+    ):
+        if len(size) != 2 or min(size) <= 0:
+            raise ValueError(f"size must be a positive (height, width), got {size}")
+        self.size = (int(size[0]), int(size[1]))
+        self.interpolation = InterpolationMode(interpolation)
+        self.antialias = antialias
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        x, channels_last = _to_tchw(clip)
+        x = F.resize(x, list(self.size), interpolation=self.interpolation, antialias=self.antialias)
         return _from_tchw(x, channels_last)
 
 

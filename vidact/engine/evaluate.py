@@ -43,27 +43,20 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .._atomic import atomic_write
-from ..data.datasets import ClipSampler, VideoClipDataset, build_dataset, collate_clips
-from ..data.datasets.base import FrameCountSampler, class_lookup
-from ..data.transforms import (
-    NORMALIZATIONS,
-    CenterCrop,
-    Compose,
-    Normalize,
-    ShortSideResize,
-    ThreeCrop,
-    ToFloatCTHW,
-)
+from ..data.datasets import VideoClipDataset, build_dataset, collate_clips
+from ..data.datasets.samples import class_lookup
+from ..data.presets import Preset
+from ..data.sampling import ClipSampler, SegmentViews
+from ..data.transforms import NORMALIZATIONS
 from ..errors import ConfigError, DatasetError
-from ..models import ModelCard
 from .checkpoint import load_model
 from .config import DataConfig, EvalConfig
 from .metrics import classification_metrics
 
 __all__ = [
     "Average",
-    "InputSpec",
-    "SegmentViews",
+    "recipe_preset",
+    "views_sampler",
     "EvalResult",
     "average_views",
     "score_views",
@@ -78,136 +71,45 @@ _AVERAGES = ("softmax", "logits")
 
 
 # -- how a model's input is made -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class InputSpec:
-    """How the clips a model sees are made from a video.
+def recipe_preset(config: Mapping[str, Any]) -> Preset:
+    """The input a model was trained on, from its recipe (a checkpoint's ``config``): the ``data`` section's
+    ``clip_len``, ``stride``, ``short_side``, ``crop_size``, ``normalize`` (a
+    :data:`~vidact.data.transforms.NORMALIZATIONS` name, or ``None`` for pixels in [0, 1]) and ``sampler``; the
+    views of the ``eval`` section. A key the recipe lacks has its :class:`~vidact.engine.config.DataConfig`
+    (or :class:`~vidact.engine.config.EvalConfig`) default, as in training.
 
-    Attributes:
-        clip_len: frames per clip.
-        stride: source frames between consecutive frames of a clip.
-        short_side: frames are resized so that their short side has this many pixels, then cropped.
-        crop_size: side of the square crops the model sees.
-        mean, std: per-channel normalisation of pixels scaled to [0, 1] (a single value applies to every channel).
-        segments: the model was trained on TSN segments (``data.sampler: segments``): a clip is one frame from
-            each of ``clip_len`` equal parts of the video, and ``stride`` does not apply.
+    Raises:
+        ConfigError: an unknown normalisation preset.
     """
-
-    clip_len: int
-    stride: int
-    short_side: int
-    crop_size: int
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    segments: bool = False
-
-    @classmethod
-    def from_card(cls, card: ModelCard) -> InputSpec:
-        """The input of a model's published weights, from its model card.
-
-        Frames, stride and crop size are the card's ``frames``, ``frame_stride`` and ``input_size``. The short
-        side is ``card.extra["short_side"]`` where the card gives it, else ``crop_size * 8 / 7`` rounded (the usual
-        112-from-128 and 224-from-256 ratio). The normalisation is ``extra["mean"]`` / ``extra["std"]``, else the
-        mapping of ``extra["value_range"]`` (I3D's [-1, 1]), else the Kinetics statistics
-        (:data:`~vidact.data.transforms.NORMALIZATIONS` ``"kinetics"``).
-
-        Raises:
-            ConfigError: the model does not take square RGB crops.
-        """
-        channels, _, height, width = card.input_size
-        if channels != 3:
-            raise ConfigError(f"model {card.name!r} takes {channels}-channel input, not RGB frames")
-        if height != width:
-            raise ConfigError(
-                f"model {card.name!r} takes {height}x{width} crops; only square crops are supported"
-            )
-        extra = card.extra
-        if "mean" in extra and "std" in extra:
-            mean, std = tuple(extra["mean"]), tuple(extra["std"])
-        elif "value_range" in extra:  # x in [0, 1] -> low + (high - low) * x, written as (x - mean) / std
-            low, high = extra["value_range"]
-            mean, std = (-low / (high - low),), (1.0 / (high - low),)
-        else:
-            mean, std = NORMALIZATIONS["kinetics"]
-        return cls(
-            clip_len=card.frames,
-            stride=card.frame_stride,
-            short_side=int(extra.get("short_side", round(height * 8 / 7))),
-            crop_size=height,
-            mean=mean,
-            std=std,
-        )
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> InputSpec:
-        """The input a model was trained on, from the ``data`` section of its training recipe (a checkpoint's
-        ``config``): ``clip_len``, ``stride``, ``short_side``, ``crop_size``, ``normalize`` (a
-        :data:`~vidact.data.transforms.NORMALIZATIONS` preset, or ``None`` for pixels in [0, 1]) and ``sampler``.
-        A key the recipe lacks has its :class:`~vidact.engine.config.DataConfig` default, as in training.
-
-        Raises:
-            ConfigError: an unknown normalisation preset.
-        """
-        data = {**asdict(DataConfig()), **(config.get("data") or {})}
-        preset = data["normalize"]
-        if preset is None:
-            mean, std = (0.0,), (1.0,)
-        elif preset in NORMALIZATIONS:
-            mean, std = NORMALIZATIONS[preset]
-        else:
-            raise ConfigError(f"unknown normalization {preset!r}; choose from {', '.join(NORMALIZATIONS)}")
-        return cls(
-            clip_len=int(data["clip_len"]),
-            stride=int(data["stride"]),
-            short_side=int(data["short_side"]),
-            crop_size=int(data["crop_size"]),
-            mean=mean,
-            std=std,
-            segments=data["sampler"] == "segments",
-        )
-
-    @property
-    def span(self) -> int:
-        """Source frames one clip of ``clip_len`` frames every ``stride``-th covers, first to last."""
-        return (self.clip_len - 1) * self.stride + 1
-
-    def test_sampler(self, num_clips: int) -> ClipSampler:
-        """The multi-view sampler: ``num_clips`` evenly spaced clips (:class:`SegmentViews` for TSN models)."""
-        if self.segments:
-            return SegmentViews(self.clip_len, num_clips)
-        return ClipSampler.multi_clip(self.clip_len, self.stride, num_clips)
-
-    def transform(self, crop: Literal["center", "three"] = "center") -> Compose:
-        """uint8 clip [T, H, W, 3] -> float32 [3, T, crop, crop] (``"center"``) or [3 crops, 3, T, crop, crop]."""
-        if crop not in ("center", "three"):
-            raise ConfigError(f"unknown crop {crop!r}; choose from 'center', 'three'")
-        if self.crop_size > self.short_side:
-            raise ConfigError(f"crop size {self.crop_size} is larger than short side {self.short_side}")
-        cropper = CenterCrop(self.crop_size) if crop == "center" else ThreeCrop(self.crop_size)
-        return Compose(
-            [ShortSideResize(self.short_side), cropper, ToFloatCTHW(), Normalize(self.mean, self.std)]
-        )
+    data = {**asdict(DataConfig()), **(config.get("data") or {})}
+    views = {**asdict(EvalConfig()), **(config.get("eval") or {})}
+    name = data["normalize"]
+    if name is None:
+        mean, std = (0.0,), (1.0,)
+    elif name in NORMALIZATIONS:
+        mean, std = NORMALIZATIONS[name]
+    else:
+        raise ConfigError(f"unknown normalization {name!r}; choose from {', '.join(NORMALIZATIONS)}")
+    return Preset(
+        frames=int(data["clip_len"]),
+        frame_stride=int(data["stride"]),
+        sampler="segments" if data["sampler"] == "segments" else "clip",
+        short_side=int(data["short_side"]),
+        crop_size=int(data["crop_size"]),
+        mean=tuple(mean),
+        std=tuple(std),
+        num_clips=int(views["num_clips"]),
+        num_crops=int(views["num_crops"]),
+    )
 
 
-@dataclass(frozen=True)
-class SegmentViews(FrameCountSampler):
-    """Multi-view testing of TSN models: ``num_views`` clips of one frame from each of ``num_segments`` equal
-    parts of the video (the parts of :func:`~vidact.data.sampling.segment_indices`). View ``v`` takes the frame at
-    ``(v + 0.5) / num_views`` of every part, so a single view is the parts' centres (the validation sampler) and
-    more views sweep each part evenly. Returns [num_views, num_segments] int64."""
-
-    num_segments: int
-    num_views: int = 1
-
-    def __call__(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
-        part = np.arange(self.num_segments)
-        first = part * num_frames // self.num_segments  # part k is frames [first, next part's first)
-        length = (part + 1) * num_frames // self.num_segments - first
-        fraction = (np.arange(self.num_views)[:, None] + 0.5) / self.num_views
-        offsets = np.floor(fraction * length[None, :]).astype(np.int64)
-        return np.minimum(first + offsets, num_frames - 1)
+def views_sampler(preset: Preset, num_clips: int) -> ClipSampler:
+    """The multi-view sampler of a preset: ``num_clips`` evenly spaced clips (:class:`SegmentViews` for TSN)."""
+    if preset.segments:
+        return SegmentViews(preset.frames, num_clips)
+    return ClipSampler.multi_clip(preset.frames, preset.frame_stride, num_clips)
 
 
-# -- scoring views -------------------------------------------------------------------------------------------
 def average_views(logits: torch.Tensor, average: Average = "softmax") -> torch.Tensor:
     """Video scores from the logits of its views: [B, V, K] -> probabilities [B, K].
 
@@ -370,7 +272,7 @@ def evaluate_model(
     Args:
         model: maps clips [N, C, T, H, W] to logits [N, K]; put in eval mode here.
         dataset: items whose ``"video"`` is the views of one video, [V, C, T, H, W] (one crop per clip) or
-            [V, S, C, T, H, W] (S crops per clip): a multi-view sampler with an :meth:`InputSpec.transform`.
+            [V, S, C, T, H, W] (S crops per clip): a multi-view sampler with an :meth:`~vidact.data.presets.Preset.eval_transform`.
         classes: the model's K class names; the dataset's are matched to them by name (:func:`match_classes`).
         average: ``"softmax"`` or ``"logits"`` (see the module docstring).
         batch_size: videos per forward pass.
@@ -471,7 +373,7 @@ def evaluate(
         DatasetError, ConfigError: the dataset cannot be read in that layout, or has classes the model lacks.
     """
     model, info = load_model(run_or_ckpt)
-    spec = InputSpec.from_config(info.config)
+    preset = recipe_preset(info.config)
     recipe = {**asdict(EvalConfig()), **(info.config.get("eval") or {})}
     split = recipe["split"] if split is None else split
     num_clips = recipe["num_clips"] if num_clips is None else num_clips
@@ -484,11 +386,11 @@ def evaluate(
         kind,
         data,
         split or None,
-        sampler=spec.test_sampler(num_clips),
+        sampler=views_sampler(preset, num_clips),
         annotations=annotations,
         fold=fold,
-        transform=spec.transform("center" if num_crops == 1 else "three"),
-        short_side=spec.short_side,
+        transform=preset.eval_transform("center" if num_crops == 1 else "three"),
+        short_side=preset.decode_short_side,
         progress=progress,
     )
     result = evaluate_model(

@@ -7,8 +7,8 @@ detection consumes.
     >>> extractor = build_extractor("features", model="runs/s3d", window_frames=16, stride_frames=8)
     >>> extract(extractor, "videos/", "features/", workers=2)  # videos/a/v1.mp4 -> features/a/v1.features.npy
 
-Windows are those of ``vidact predict`` (:func:`~vidact.infer.predict.window_bounds`; in frames,
-:func:`~vidact.infer.windows.frame_window_bounds`), each window's clip taken the same way (the model's own clip
+Windows are those of ``vidact predict`` (:func:`~vidact.data.sampling.window_bounds`; in frames,
+:func:`~vidact.data.sampling.frame_window_bounds`), each window's clip taken the same way (the model's own clip
 centred on the window, or spread over it for TSN-trained models) and streamed from one decode of the video
 (:class:`~vidact.infer.windows.WindowStream`). A window's feature is the model's pooled pre-logits feature of its
 clip, ``model.forward_head(model.forward_features(x), pre_logits=True)``: [num_features] per window. Per video the
@@ -18,7 +18,6 @@ window's start and end in seconds).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -26,9 +25,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 
+from ..data.sampling import Sampling, frame_window_bounds, window_bounds, window_clip
 from ..errors import ConfigError
-from ..infer.predict import Predictor, Sampling, load_predictor, window_bounds, window_clip
-from ..infer.windows import WindowStream, frame_window_bounds
+from ..infer.predict import Predictor, load_predictor
+from ..infer.windows import WindowStream
 from ..io import VideoReader
 from .base import register_extractor, video_digest
 
@@ -76,11 +76,11 @@ def window_features(
         VideoError: the video is missing, empty, corrupt, truncated or has no video stream.
         ConfigError: a non-positive window or stride, an unknown unit or sampling.
     """
-    spec = predictor.spec
+    preset = predictor.preset
     model = predictor.model
-    sampling = sampling or ("uniform" if spec.segments else "stride")
+    sampling = sampling or ("uniform" if preset.segments else "stride")
     chunks: list[np.ndarray] = []
-    with VideoReader(video, short_side=spec.short_side) as reader:
+    with VideoReader(video, short_side=preset.decode_short_side) as reader:
         times = reader.timestamps()
         if unit == "seconds":
             bounds = window_bounds(times, window, stride)
@@ -88,8 +88,8 @@ def window_features(
             bounds = frame_window_bounds(times, int(window), int(stride))
         else:
             raise ConfigError(f"unknown window unit {unit!r}; choose from 'seconds', 'frames'")
-        clips = np.stack([window_clip(times, start, end, spec, sampling) for start, end in bounds])  # [W, T]
-        for _, x in WindowStream(reader, clips, spec, batch_size=batch_size):
+        clips = np.stack([window_clip(times, start, end, preset, sampling) for start, end in bounds])  # [W, T]
+        for _, x in WindowStream(reader, clips, preset, batch_size=batch_size):
             with torch.inference_mode():
                 pooled = model.forward_head(model.forward_features(x.to(predictor.device)), pre_logits=True)
             if pooled.ndim != 2 or pooled.shape[0] != x.shape[0]:
@@ -143,15 +143,15 @@ class FeatureExtractor:
     def params(self) -> dict[str, Any]:
         if self._params is None:
             predictor = self.predictor
-            spec = predictor.spec
+            preset = predictor.preset
             self._params = {
                 "model": predictor.name,
                 "model_sha256": video_digest(predictor.source),
-                "input": dataclasses.asdict(spec),
+                "input": preset.to_dict(),
                 "window": self.window,
                 "stride": self.stride,
                 "unit": self.unit,
-                "sampling": self.sampling or ("uniform" if spec.segments else "stride"),
+                "sampling": self.sampling or ("uniform" if preset.segments else "stride"),
                 "feature": "forward_head(forward_features(x), pre_logits=True)",
             }
         return self._params

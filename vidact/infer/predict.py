@@ -1,15 +1,18 @@
 """What happens in a video: top-k labels for the whole video and a timeline of windows (``vidact predict``).
 
     >>> predictor = load_predictor("runs/ucf101_simple3d")                       # a vidact run or checkpoint
-    >>> predictor = load_predictor("r2plus1d_18", weights="r2plus1d_18-91a641e6.pth", labels="kinetics400.txt")
+    >>> predictor = load_predictor("r2plus1d_18.kinetics400")                    # published weights by name
+    >>> predictor = load_predictor("r2plus1d_18", weights="r2plus1d_18-91a641e6.pth")  # a file of them
     >>> prediction = predict_video(predictor, "video.mp4", window=2.0, stride=1.0)
     >>> prediction.top(5)                                                         # [("arm wrestling", 0.91), ...]
     >>> save_json(prediction, "prediction.json")
 
 **Models.** A vidact run or checkpoint brings its classes and its training recipe's input (clip length, stride,
-sizes, normalisation). Published weights go with a registered model name: the model is built with its card's
-number of classes (class names from a label file, else ``class_0`` ...), the weights are converted from their
-layout (:data:`vidact.models.converters.CONVERTERS`), and the input follows the model card (:meth:`InputSpec.from_card`).
+sizes, normalisation). Published weights by name (``r2plus1d_18.kinetics400``, :mod:`vidact.models.hub`) bring
+their class names and their preset. A file of weights goes with a registered model name: the model is built with
+the class count of the file's classifier (class names from a label file, else ``class_0`` ...), the weights are
+converted from their layout (:data:`vidact.models.converters.CONVERTERS`), and the input is the model card's
+(:meth:`~vidact.models.registry.ModelCard.default_preset`).
 
 **Timeline.** Windows of ``window`` seconds start every ``stride`` seconds from 0, as many as fit in the video; if
 frames remain after the last one, one more window ends at the video's end, so every frame is in some window. A
@@ -34,27 +37,26 @@ video's length; :attr:`Prediction.peak_frames` reports the most held at once.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..data.datasets import read_class_names
-from ..data.sampling import segment_indices
+from ..data.presets import Preset
+from ..data.sampling import Sampling, window_bounds, window_clip
 from ..engine.checkpoint import load_model
-from ..engine.evaluate import InputSpec, write_json
+from ..engine.evaluate import recipe_preset, write_json
 from ..errors import ConfigError
 from ..io import VideoReader
-from ..models import build_model, get_builder, list_models, model_card
-from ..models.converters import WEIGHT_LAYOUTS, get_converter
+from ..models import get_builder, hub, list_models, model_card
+from ..models.converters import WEIGHT_LAYOUTS
 from ..models.per_frame import PerFrameClassifier, frame_consensus
 from ..models.registry import ModelCard
-from ..models.weights import load_weights
 from .windows import WindowStream
 
 __all__ = [
@@ -63,15 +65,9 @@ __all__ = [
     "Predictor",
     "Prediction",
     "load_predictor",
-    "window_bounds",
-    "window_clip",
     "predict_video",
     "save_json",
 ]
-
-Sampling = Literal["stride", "uniform"]
-
-_TIME_EPS = 1e-6  # seconds: presentation times within this of a window's edge count as on the edge
 
 
 # -- models --------------------------------------------------------------------------------------------------
@@ -81,10 +77,10 @@ class Predictor:
 
     Attributes:
         model: clips [B, 3, T, H, W] -> logits [B, K], in eval mode on ``device``.
-        name: the registered model name.
-        source: the checkpoint or weights file it was loaded from.
+        name: the registered model name, or the published weights' name.
+        source: the checkpoint or weights file it was loaded from (the first file of published weights).
         classes: K class names.
-        spec: how its clips are made (:class:`~vidact.engine.evaluate.InputSpec`).
+        preset: how its clips are made (:class:`~vidact.data.presets.Preset`).
         device: where it runs.
     """
 
@@ -92,7 +88,7 @@ class Predictor:
     name: str
     source: str
     classes: list[str]
-    spec: InputSpec
+    preset: Preset
     device: torch.device
 
 
@@ -103,52 +99,67 @@ def load_predictor(
     weights_layout: str | None = None,
     labels: str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
+    progress: bool = True,
 ) -> Predictor:
-    """A vidact run or checkpoint (``model`` alone), or a registered model with published ``weights``.
+    """A model ready to score clips, from one of:
+
+    - a vidact run directory or checkpoint (``model`` alone): its recipe says how clips are made;
+    - published weights by name, ``<model>.<tag>`` (``vidact weights list``): downloaded into the cache on
+      first use (weights shipped in a package, such as ``per_frame_efficientnet_lite0.imagenet``, need none);
+      their preset and class names come with them;
+    - a registered model name with a ``weights`` file of it: the class count is read from the file, the key
+      layout found by trying vidact's and the model's published ones (or given as ``weights_layout``), the
+      input is the model card's.
 
     Args:
-        model: a run directory or checkpoint file; with ``weights``, a registered model name (``vidact models``).
-        weights: a state_dict file of the model (its card's number of classes).
-        weights_layout: the file's key layout, one of :data:`WEIGHT_LAYOUTS`; default: the layout of the first
-            published weights on the model card, else ``"vidact"``.
-        labels: a label map of the weights' classes (one name a line, or JSON; see
-            :func:`~vidact.data.datasets.read_class_names`); default ``class_0``, ``class_1``, ...
+        labels: class names for the weights (one a line, or JSON; see
+            :func:`~vidact.data.datasets.read_class_names`); default: the published weights' own, else
+            ``class_0``, ``class_1``, ...
         device: where the model runs.
+        progress: a progress bar while downloading.
 
     Raises:
-        CheckpointError: the checkpoint or weights file is missing, unreadable or does not fit the model.
-        ConfigError: an unknown model or layout, a layout the family has no converter for, a label map whose
-            length is not the model's number of classes, or options that need ``weights`` without it.
+        CheckpointError: the checkpoint or weights file is missing, unreadable or does not fit the model, or
+            published weights that cannot be downloaded.
+        ConfigError: an unknown model, weights name or layout, a label map whose length is not the model's
+            number of classes, or options that do not go together.
     """
     device = torch.device(device)
-    if weights is None:
-        if weights_layout is not None or labels is not None:
-            raise ConfigError("--weights-layout and --labels go with --weights (published weights)")
-        if not Path(model).exists() and str(model) in list_models():
-            raise ConfigError(f"model {str(model)!r} needs --weights FILE: vidact never downloads weights")
-        net, info = load_model(model)
-        spec = InputSpec.from_config(info.config)
-        return Predictor(net.to(device), info.model_name, str(info.path), info.classes, spec, device)
-
     name = str(model)
+    if weights is None and weights_layout is not None:
+        raise ConfigError("--weights-layout goes with --weights FILE")
+    if weights is None and not Path(model).exists():
+        if hub.is_weights_name(name):
+            files = hub.fetch(name, progress=progress)
+            net = hub.load_published(name, progress=progress)
+            classes = _labels(labels, net.classes)
+            return Predictor(net.to(device), name, os.fspath(files[0]), classes, net.preset, device)
+        if name in list_models():
+            tags = ", ".join(f"{name}.{w.tag}" for w in model_card(name).weights)
+            choice = f"published weights by name ({tags}) or " if tags else ""
+            raise ConfigError(f"model {name!r} needs weights: {choice}--weights FILE")
+    if weights is None:
+        if labels is not None:
+            raise ConfigError("--labels goes with --weights FILE or published weights")
+        net, info = load_model(model)
+        preset = recipe_preset(info.config)
+        return Predictor(net.to(device), info.model_name, str(info.path), info.classes, preset, device)
+
     get_builder(name)  # ConfigError naming close matches for an unknown model
-    card = _card_or_none(name)
-    if card is None:
-        raise ConfigError(f"model {name!r} has no model card, so its input and classes are unknown")
-    layout = weights_layout or _default_layout(card)
-    converter = get_converter(card.family, layout, model=name)
-    num_classes = card.default_num_classes
-    if labels is not None:
-        classes = read_class_names(labels)
-        if len(classes) != num_classes:
-            raise ConfigError(f"{labels}: {len(classes)} class names for a model with {num_classes} classes")
-    else:
-        classes = [f"class_{i}" for i in range(num_classes)]
-    net = build_model(name, num_classes=num_classes)
-    load_weights(net, weights, converter=converter)
-    return Predictor(
-        net.eval().to(device), name, os.fspath(weights), classes, InputSpec.from_card(card), device
-    )
+    if _card_or_none(name) is None:
+        raise ConfigError(f"model {name!r} has no model card, so its input is unknown")
+    net = hub.load_file(name, weights, layout=weights_layout)
+    classes = _labels(labels, net.classes)
+    return Predictor(net.to(device), name, os.fspath(weights), classes, net.preset, device)
+
+
+def _labels(labels: str | os.PathLike | None, default: list[str]) -> list[str]:
+    if labels is None:
+        return list(default)
+    classes = read_class_names(labels)
+    if len(classes) != len(default):
+        raise ConfigError(f"{labels}: {len(classes)} class names for weights with {len(default)} classes")
+    return classes
 
 
 def _card_or_none(name: str) -> ModelCard | None:
@@ -156,64 +167,6 @@ def _card_or_none(name: str) -> ModelCard | None:
         return model_card(name)
     except KeyError:
         return None
-
-
-def _default_layout(card: ModelCard) -> str:
-    for published in card.weights:
-        if published.layout in WEIGHT_LAYOUTS:
-            return published.layout
-    return "vidact"
-
-
-# -- windows -------------------------------------------------------------------------------------------------
-def window_bounds(frame_times: np.ndarray, window: float, stride: float) -> np.ndarray:
-    """The timeline's windows (see the module docstring).
-
-    Args:
-        frame_times: [N] presentation times in seconds, increasing (``VideoReader.timestamps()``).
-        window: window length in seconds.
-        stride: seconds between window starts.
-
-    Returns:
-        [W, 2] float64 ``(start, end)`` in seconds.
-    """
-    if not window > 0 or not stride > 0:
-        raise ConfigError(f"window and stride must be positive, got window={window} and stride={stride}")
-    t = np.asarray(frame_times, dtype=np.float64)
-    frame_duration = float(np.median(np.diff(t))) if t.size > 1 else 0.0
-    duration = float(t[-1]) + frame_duration  # the last frame is on screen until then
-    if duration <= window + _TIME_EPS:
-        return np.array([[0.0, duration]])
-    count = math.floor((duration - window) / stride + _TIME_EPS) + 1
-    starts = np.arange(count) * stride
-    if t[-1] >= starts[-1] + window - _TIME_EPS:  # frames after the last window: one more, ending at the end
-        starts = np.append(starts, duration - window)
-    return np.stack([starts, starts + window], axis=1)
-
-
-def window_clip(
-    frame_times: np.ndarray, start: float, end: float, spec: InputSpec, sampling: Sampling = "stride"
-) -> np.ndarray:
-    """The frames a window's clip takes: [clip_len] int64 display-order indices, sorted.
-
-    Args:
-        frame_times: [N] presentation times in seconds, increasing.
-        start, end: the window, in seconds.
-        spec: the model's clip length and stride.
-        sampling: ``"stride"`` or ``"uniform"`` (see the module docstring).
-    """
-    t = np.asarray(frame_times, dtype=np.float64)
-    first = int(np.searchsorted(t, start - _TIME_EPS, side="left"))
-    stop = int(np.searchsorted(t, end - _TIME_EPS, side="left"))
-    first = min(first, t.size - 1)
-    # A window between two frames (a gap in a variable-rate video) takes the next one.
-    count = max(stop - first, 1)
-    if sampling == "uniform":
-        return first + segment_indices(count, spec.clip_len)
-    if sampling == "stride":
-        clip_start = first + (count - spec.span) // 2
-        return np.clip(clip_start + np.arange(spec.clip_len) * spec.stride, 0, t.size - 1)
-    raise ConfigError(f"unknown sampling {sampling!r}; choose from 'stride', 'uniform'")
 
 
 # -- prediction ----------------------------------------------------------------------------------------------
@@ -296,14 +249,14 @@ def predict_video(
         VideoError: the video is missing, empty, corrupt, truncated or has no video stream.
         ConfigError: a non-positive window or stride, or an unknown sampling.
     """
-    spec = predictor.spec
-    sampling = sampling or ("uniform" if spec.segments else "stride")
+    preset = predictor.preset
+    sampling = sampling or ("uniform" if preset.segments else "stride")
     per_frame = isinstance(predictor.model, PerFrameClassifier)
-    with VideoReader(video, short_side=spec.short_side) as reader:
+    with VideoReader(video, short_side=preset.decode_short_side) as reader:
         times = reader.timestamps()
         bounds = window_bounds(times, window, stride)
-        clips = np.stack([window_clip(times, start, end, spec, sampling) for start, end in bounds])  # [W, T]
-        stream = WindowStream(reader, clips, spec, batch_size=batch_size)
+        clips = np.stack([window_clip(times, start, end, preset, sampling) for start, end in bounds])  # [W, T]
+        stream = WindowStream(reader, clips, preset, batch_size=batch_size)
         window_scores: list[np.ndarray] = []
         frame_probs: dict[int, np.ndarray] = {}
         for windows, x in stream:

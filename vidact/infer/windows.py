@@ -1,16 +1,16 @@
 """Stream the clips of a video's sliding windows, decoding the video once: the loop behind
 :func:`~vidact.infer.predict.predict_video` (window scores) and :mod:`vidact.extract` (window features).
 
-    >>> with VideoReader("video.mp4", short_side=spec.short_side) as reader:
+    >>> with VideoReader("video.mp4", short_side=preset.decode_short_side) as reader:
     ...     times = reader.timestamps()
     ...     bounds = window_bounds(times, window=2.0, stride=1.0)                  # [W, 2] seconds
     ...     clips = np.stack([window_clip(times, s, e, spec) for s, e in bounds])  # [W, T] frame indices
-    ...     stream = WindowStream(reader, clips, spec, batch_size=8)
+    ...     stream = WindowStream(reader, clips, preset, batch_size=8)
     ...     for windows, x in stream:                                              # [B], [B, 3, T, h, w]
     ...         logits = model(x)
 
-Windows can also be counted in frames (:func:`frame_window_bounds`); they are then turned into seconds at the
-frames' presentation times, so everything downstream (clip sampling, timestamps) works in seconds alike.
+The windows and their clips come from :mod:`vidact.data.sampling` (``window_bounds``, ``window_clip``; windows
+counted in frames: ``frame_window_bounds``), all in seconds.
 
 **Memory.** A frame is kept, already cropped, only while a window that needs it waits to be yielded, so what is
 held is the frames of a few windows whatever the video's length; :attr:`WindowStream.peak_frames` reports the
@@ -19,51 +19,16 @@ most held at once.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 
-from ..data.transforms import CenterCrop, Normalize, ToFloatCTHW
-from ..engine.evaluate import InputSpec
+from ..data.presets import Preset
 from ..errors import ConfigError, VideoError
 from ..io import VideoReader
 
-__all__ = ["WindowStream", "frame_window_bounds"]
-
-
-def frame_window_bounds(frame_times: np.ndarray, window: int, stride: int) -> np.ndarray:
-    """Windows of ``window`` frames starting every ``stride`` frames, as ``(start, end)`` seconds.
-
-    The same policy as :func:`~vidact.infer.predict.window_bounds`, counted in frames: windows start at frame
-    0, ``stride``, ... as many as fit; if frames remain after the last one, one more window ends at the last
-    frame; a video shorter than one window is a single window. A window of frames ``[a, b)`` spans
-    ``frame_times[a]`` to ``frame_times[b]`` (the video's end for the last frame, one median frame duration after
-    it), so it holds exactly those frames under the ``start <= t < end`` rule.
-
-    Args:
-        frame_times: [N] presentation times in seconds, increasing (``VideoReader.timestamps()``).
-        window: frames per window.
-        stride: frames between window starts.
-
-    Returns:
-        [W, 2] float64 ``(start, end)`` in seconds.
-    """
-    if window < 1 or stride < 1:
-        raise ConfigError(
-            f"window and stride must be at least 1 frame, got window={window} and stride={stride}"
-        )
-    t = np.asarray(frame_times, dtype=np.float64)
-    n = t.size
-    frame_duration = float(np.median(np.diff(t))) if n > 1 else 0.0
-    edges = np.append(t, t[-1] + frame_duration)  # [N + 1]: edges[i] is when frame i starts, edges[N] the end
-    if n <= window:
-        return np.array([[edges[0], edges[n]]])
-    starts = np.arange(math.floor((n - window) / stride) + 1) * stride
-    if starts[-1] + window < n:  # frames after the last window: one more, ending at the last frame
-        starts = np.append(starts, n - window)
-    return np.stack([edges[starts], edges[starts + window]], axis=1)
+__all__ = ["WindowStream"]
 
 
 class _FrameBuffer:
@@ -87,14 +52,14 @@ class WindowStream:
     """The model inputs of a video's windows, in window order, from one forward decode of the video.
 
     Iterating yields ``(windows, x)``: ``windows`` [B] int64, the indices (rows of ``clips``) of the windows in
-    the batch, and ``x`` [B, 3, T, crop, crop] float32, their clips centre-cropped and normalised as ``spec``
-    says. Every batch but the last holds ``batch_size`` windows. Frames nobody needs are never converted, and a
+    the batch, and ``x`` [B, 3, T, crop, crop] float32, their clips made as ``preset`` says (resized where it
+    resizes to an exact size, centre-cropped, normalised). Every batch but the last holds ``batch_size`` windows. Frames nobody needs are never converted, and a
     frame is dropped as soon as the windows needing it have been yielded and the consumer asks for the next batch.
 
     Args:
-        reader: the open video, resized to ``spec.short_side`` (``VideoReader(path, short_side=...)``).
+        reader: the open video, decoded at ``preset.decode_short_side`` (``VideoReader(path, short_side=...)``).
         clips: [W, T] int64 display-order frame indices of each window's clip (``window_clip``), each row sorted.
-        spec: the crop and normalisation.
+        preset: the crop and normalisation (:class:`~vidact.data.presets.Preset`).
         batch_size: windows per batch.
 
     Raises (while iterating):
@@ -102,13 +67,13 @@ class WindowStream:
     """
 
     def __init__(
-        self, reader: VideoReader, clips: np.ndarray, spec: InputSpec, *, batch_size: int = 8
+        self, reader: VideoReader, clips: np.ndarray, preset: Preset, *, batch_size: int = 8
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
         self.reader = reader
         self.clips = np.asarray(clips, dtype=np.int64)
-        self.spec = spec
+        self.preset = preset
         self.batch_size = batch_size
         self._buffer = _FrameBuffer()
 
@@ -119,9 +84,8 @@ class WindowStream:
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
         clips, buffer = self.clips, self._buffer
-        crop = CenterCrop(self.spec.crop_size)
-        to_input = ToFloatCTHW()
-        normalize = Normalize(self.spec.mean, self.spec.std)
+        crop = self.preset.frame_transform()
+        to_input = self.preset.to_input()
         last_use = np.full(len(self.reader.timestamps()), -1, dtype=np.int64)  # [N] last window of each frame
         np.maximum.at(last_use, clips.ravel(), np.repeat(np.arange(len(clips)), clips.shape[1]))
 
@@ -131,7 +95,7 @@ class WindowStream:
             except KeyError as e:
                 reason = f"frame {e.args[0]} could not be decoded (corrupt or truncated data)"
                 raise VideoError(self.reader.path, reason) from None
-            return normalize(torch.stack(inputs))  # [B, 3, T, h, w]
+            return torch.stack(inputs)  # [B, 3, T, h, w]
 
         yielded = 0
         ready: list[int] = []

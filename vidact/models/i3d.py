@@ -68,7 +68,7 @@ from torch.nn.modules.utils import _triple
 
 from ..errors import CheckpointError, ConfigError
 from .inflate import tf_same_padding
-from .registry import ModelCard, Weights, register_model
+from .registry import ModelCard, Preset, Weights, WeightsFile, register_model
 
 __all__ = [
     "I3D",
@@ -370,31 +370,102 @@ _PAPER = (
     "(arXiv:1705.07750)"
 )
 _TEST_PROTOCOL = "whole video at 25 fps, centre 224x224 crop of a 256 short side, logits averaged over time"
-_RELEASE = "https://github.com/deepmind/kinetics-i3d/tree/master/data/checkpoints"
+# The checkpoints are plain files in the repository, pinned here to its last commit.
+_RELEASE = (
+    "https://raw.githubusercontent.com/deepmind/kinetics-i3d/0667e889a5904b4dc122e0ded4c332f49f8df42c/"
+    "data/checkpoints"
+)
 _NOTES = (
-    "Weights: TensorFlow checkpoints (Apache-2.0, deepmind/kinetics-i3d); read their variables with "
-    "tf.train.load_checkpoint and map them with convert_kinetics_i3d_tf_variables. The release's BN has no "
+    "Weights: TensorFlow checkpoints (Apache-2.0, deepmind/kinetics-i3d), read without TensorFlow by "
+    "vidact.models.tf_checkpoint and mapped with convert_kinetics_i3d_tf_variables. The release's BN has no "
     "scale; vidact's BN weight is set to 1 on conversion, so params counts {extra:,} BN weights more than "
     "the release's {release:,} (the paper's 12M). The 'ImageNet + Kinetics' weights started from an ImageNet "
     "Inception-v1 inflated as vidact.models.inflate does. Two-stream I3D (RGB + flow logits summed): "
     "74.2 / 91.3 top-1 / top-5."
 )
 
+#: (index size, index sha256, index git blob, data size, data git blob) of each checkpoint in the release: the
+#: sizes and blob ids are the repository tree's, the index hashes were computed on the index files, and the data
+#: sizes are the sums of the tensor sizes the index lists.
+_FILES = {
+    "rgb_imagenet": (
+        10953,
+        "f4bfd6f4af485f276c68333d3eca3697b691bb647f0167a03fe021147ca7f8eb",
+        "5ab1058b8f4f89a896c01f67c0a4c96a31548af7",
+        50_818_176,
+        "2958652e0c9c48a65010c0ebda5c9cfd4edc7c18",
+    ),
+    "rgb_scratch": (
+        10953,
+        "4fcd08b3e140f0267730e462295054c6a38f6cfd9991c310ee3d37bbdfd7030c",
+        "84dd4518e982d9ca6ce1ff02e95fca2e8cbb1f73",
+        50_818_176,
+        "fa7df95674dbf3579e7fccd954e51e706b4734c1",
+    ),
+    "flow_imagenet": (
+        10968,
+        "71594ac5f63cb0eb58512a13b56097dc0368d09e5959dffcc6e7a45b19832366",
+        "8217f9450d851d24782aaf1af01c5c3b35b81a35",
+        50_730_368,
+        "bf56831f663abc3de0d35f193030b73a3df7fb61",
+    ),
+    "flow_scratch": (
+        10968,
+        "81fccedbe8352f8509b05ca9f2959f5aac13552dc680c808acd4f39be82620e6",
+        "193bc425100f3978c793da66bd9eb54baea8dc6a",
+        50_730_368,
+        "1d6a0b68f32544af11111342857e47e30d13afa9",
+    ),
+    "rgb_scratch_kin600": (
+        19632,
+        "366815af85b76e46222db13761f087584b3dc9c56abf67b822949846302e432a",
+        "d378d8f01215fe92a29cd170f040c284070e9cd5",
+        103_218_112,
+        "6392a74c3180e706cabada39d8f40a50a48642e5",
+    ),
+}
+
+#: Kinetics-i3d's input: 25 fps, short side 256, centre 224 crop, values in [-1, 1]; the whole video in one
+#: clip at test time (``frames`` is the training clip).
+_PRESET = Preset(
+    frames=64,
+    fps=25.0,
+    short_side=256,
+    crop_size=224,
+    value_range=(-1.0, 1.0),
+)
+
 
 def _weights(
-    name: str, stream: str, dataset: str, num_classes: int, top1: float | None, top5: float | None
+    tag: str, stream: str, dataset: str, num_classes: int, top1: float | None, top5: float | None
 ) -> Weights:
+    index_size, index_sha256, index_blob, data_size, data_blob = _FILES[stream]
     return Weights(
-        name=name,
-        url=f"{_RELEASE}/{stream}",
+        tag=tag,
+        files=(
+            WeightsFile(
+                f"{_RELEASE}/{stream}/model.ckpt.index",
+                sha256=index_sha256,
+                git_blob=index_blob,
+                size=index_size,
+            ),
+            WeightsFile(f"{_RELEASE}/{stream}/model.ckpt.data-00000-of-00001", git_blob=data_blob, size=data_size),
+        ),
         dataset=dataset,
         num_classes=num_classes,
-        license="Apache-2.0",
-        source="deepmind/kinetics-i3d",
+        labels="kinetics600" if num_classes == 600 else "kinetics400",
+        preset=_PRESET,
         layout="kinetics-i3d-tf",
+        source="deepmind/kinetics-i3d",
+        license="Apache-2.0 (the repository's licence, which holds the checkpoints)",
         top1=top1,
         top5=top5,
-        test_protocol=_TEST_PROTOCOL,
+        test_protocol=_TEST_PROTOCOL + "; on the Kinetics test set (the README's table)",
+        notes=(
+            "Files and labels from the repository at its last commit; accuracy from its README (clips x crops "
+            "not stated there). Integrity: git object ids from the repository tree; the data size is derived "
+            "from the index, not measured on a downloaded file."
+        ),
     )
 
 
@@ -411,12 +482,11 @@ def _weights(
         paper=_PAPER,
         test_protocol=_TEST_PROTOCOL,
         weights=(
-            _weights("kinetics400_rgb_imagenet", "rgb_imagenet", "Kinetics-400", 400, 71.1, 89.3),
-            _weights("kinetics400_rgb_scratch", "rgb_scratch", "Kinetics-400", 400, 68.4, 88.0),
-            _weights("kinetics600_rgb_scratch", "rgb_scratch_kin600", "Kinetics-600", 600, None, None),
+            _weights("kinetics400_imagenet", "rgb_imagenet", "Kinetics-400", 400, 71.1, 89.3),
+            _weights("kinetics400", "rgb_scratch", "Kinetics-400", 400, 68.4, 88.0),
+            _weights("kinetics600", "rgb_scratch_kin600", "Kinetics-600", 600, None, None),
         ),
         notes=_NOTES.format(extra=7_280, release=12_689_984),
-        extra={"fps": 25.0, "value_range": (-1.0, 1.0)},
     )
 )
 def i3d_inception_v1(*, num_classes: int = 400, dropout: float = 0.5) -> I3D:
@@ -437,11 +507,11 @@ def i3d_inception_v1(*, num_classes: int = 400, dropout: float = 0.5) -> I3D:
         paper=_PAPER,
         test_protocol=_TEST_PROTOCOL,
         weights=(
-            _weights("kinetics400_flow_imagenet", "flow_imagenet", "Kinetics-400", 400, 63.4, 84.9),
-            _weights("kinetics400_flow_scratch", "flow_scratch", "Kinetics-400", 400, 61.5, 83.4),
+            _weights("kinetics400_imagenet", "flow_imagenet", "Kinetics-400", 400, 63.4, 84.9),
+            _weights("kinetics400", "flow_scratch", "Kinetics-400", 400, 61.5, 83.4),
         ),
-        notes=_NOTES.format(extra=7_280, release=12_668_032),
-        extra={"fps": 25.0, "value_range": (-1.0, 1.0), "flow_clip_pixels": 20.0},
+        notes=_NOTES.format(extra=7_280, release=12_668_032)
+        + " Flow input: TV-L1 flow (x, y) truncated to [-20, 20] pixels and scaled to [-1, 1].",
     )
 )
 def i3d_inception_v1_flow(*, num_classes: int = 400, dropout: float = 0.5) -> I3D:

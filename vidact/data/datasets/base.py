@@ -11,8 +11,9 @@
     ...     print(ds.report())
 
 **Probing.** On construction every video is probed once (metadata and frame index, see :mod:`vidact.io`) into
-a :class:`~vidact.io.MetadataCache` file, ``<root>/.vidact_index.json`` when the root is writable, else under
-``~/.cache/vidact/``. The next construction reads it back and probes only new or changed files. Items read
+a :class:`~vidact.io.MetadataCache` file under vidact's cache folder, ``$VIDACT_HOME/cache/index/`` (default
+``~/.cache/vidact/cache/index/``, one file per dataset root; never inside the dataset's folder), or wherever
+``cache_file=`` says. The next construction reads it back and probes only new or changed files. Items read
 metadata from the dataset's own memory; DataLoader workers never probe.
 
 **Randomness.** Item ``i`` of epoch ``e`` draws its clip (and its augmentation, when the transform is a
@@ -25,7 +26,8 @@ probe are dropped once, with one warning that counts them (the list is ``dataset
 fails while decoding an item is replaced by the next sample (``i + 1``, deterministic), and the failure travels
 with the item in ``meta["skipped"]``: workers are separate processes, so the training loop hands each batch's
 metadata to :meth:`VideoClipDataset.collect`, and :meth:`VideoClipDataset.report` summarises the epoch. Without
-workers the dataset records failures itself (``collect`` ignores ones it already holds). With
+workers the dataset records failures itself (``collect`` ignores ones it already holds; see
+:mod:`~.failures`). With
 ``on_error="raise"`` the :class:`~vidact.errors.VideoError` propagates instead.
 """
 
@@ -37,53 +39,26 @@ import json
 import os
 import re
 import warnings
-from abc import ABC, abstractmethod
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 from tqdm.auto import tqdm
 
+from ..._home import cache_dir
 from ...errors import DatasetError, VideoError
 from ...io.metadata import MetadataCache, VideoMetadata
 from ...io.reader import VideoReader, probe
-from ..sampling import (
-    ShortPolicy,
-    multi_clip_indices,
-    random_clip_indices,
-    segment_indices,
-    slowfast_indices,
-    time_indices,
-)
+from ..sampling import ClipSampler, IndexSampler
 from ..transforms import RandomClipTransform
+from .failures import Failure, FailureCount, FailureLog
+from .samples import Sample
 
-__all__ = [
-    "VIDEO_EXTENSIONS",
-    "SampleList",
-    "read_class_names",
-    "ClipSampler",
-    "FrameCountSampler",
-    "RandomClip",
-    "CenterClip",
-    "Segments",
-    "MultiClip",
-    "SlowFastClip",
-    "TimeClip",
-    "Failure",
-    "FailureCount",
-    "VideoClipDataset",
-    "collate_clips",
-    "default_cache_file",
-]
-
-#: File name endings that the layouts take for videos (anything else in a class folder is ignored).
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".gif")
+__all__ = ["MAX_CONSECUTIVE_FAILURES", "VideoClipDataset", "collate_clips", "default_cache_file"]
 
 #: How many samples in a row may fail to decode before an item gives up (``on_error="skip"``).
 MAX_CONSECUTIVE_FAILURES = 10
@@ -91,294 +66,17 @@ MAX_CONSECUTIVE_FAILURES = 10
 #: Progress bars appear when more than this many videos need probing.
 _PROGRESS_MIN = 16
 
-Sample = tuple[str, int]
-IndexSampler = Callable[[int, np.random.Generator], np.ndarray]
-
-
-# -- what a layout returns ---------------------------------------------------------------------------------------
-@dataclass
-class SampleList:
-    """The samples of one split of a dataset layout.
-
-    Attributes:
-        samples: ``(path, label)`` of every annotated video found on disk, in annotation order.
-        classes: class names; ``label`` indexes this list.
-        missing: annotated videos that are not on disk (their file name or id), already warned about.
-    """
-
-    samples: list[Sample]
-    classes: list[str]
-    missing: list[str] = field(default_factory=list)
-
-
-def is_video_file(name: str) -> bool:
-    return name.lower().endswith(VIDEO_EXTENSIONS) and not name.startswith(".")
-
-
-def read_class_names(source: str | os.PathLike | Sequence[str]) -> list[str]:
-    """Class names in label order, from a list or a label-map file.
-
-    Files: text with one name per line (``label_maps/kinetics400.txt``); JSON with a list of names, or an object
-    ``{"name": index}`` (Something-Something's ``labels.json``, indices as numbers or strings, 0 .. N-1).
-
-    Raises:
-        DatasetError: the file is missing, empty, or its indices are not 0 .. N-1.
-    """
-    if not isinstance(source, (str, os.PathLike)):
-        return [str(name) for name in source]
-    path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise DatasetError(f"{path}: cannot read the label map ({e.strerror or e})") from None
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError as e:
-            raise DatasetError(f"{path}: not valid JSON ({e})") from None
-        if isinstance(data, dict):
-            try:
-                by_index = {int(index): str(name) for name, index in data.items()}
-            except (TypeError, ValueError):
-                raise DatasetError(f"{path}: label map values must be class indices") from None
-            if sorted(by_index) != list(range(len(data))):
-                raise DatasetError(f"{path}: class indices must be 0 .. {len(data) - 1}, each once")
-            names = [by_index[i] for i in range(len(data))]
-        elif isinstance(data, list):
-            names = [str(name) for name in data]
-        else:
-            raise DatasetError(f"{path}: expected a JSON list of names or an object {{name: index}}")
-    else:
-        names = [line.strip() for line in text.splitlines() if line.strip()]
-    if not names:
-        raise DatasetError(f"{path}: the label map is empty")
-    return names
-
-
-def _loose(name: str) -> str:
-    return re.sub(r"[\s_]+", " ", name.strip()).casefold()
-
-
-def class_lookup(classes: Sequence[str]) -> Callable[[str], int | None]:
-    """A function from a class name to its index: the exact name first, then ignoring case and treating ``_``
-    as a space (``HandStandPushups`` and ``air_drumming`` find ``HandstandPushups`` and ``air drumming``)."""
-    exact = {name: i for i, name in enumerate(classes)}
-    loose: dict[str, int] = {}
-    for i, name in enumerate(classes):
-        loose.setdefault(_loose(name), i)
-
-    def lookup(name: str) -> int | None:
-        i = exact.get(name)
-        return i if i is not None else loose.get(_loose(name))
-
-    return lookup
-
-
-def sample_list(
-    samples: list[Sample], classes: list[str], missing: list[str], where: str | os.PathLike
-) -> SampleList:
-    """A layout's result: one warning counting the annotated videos not found under ``where``.
-
-    Raises:
-        DatasetError: none of them was found.
-    """
-    total = len(samples) + len(missing)
-    if not samples:
-        first = f" (first: {missing[0]})" if missing else ""
-        raise DatasetError(f"{os.fspath(where)}: none of the {total} annotated videos is there{first}")
-    if missing:
-        warnings.warn(
-            f"{len(missing)} of {total} annotated videos are missing under {os.fspath(where)} "
-            f"(first: {missing[0]}); they are left out",
-            stacklevel=3,
-        )
-    return SampleList(samples, classes, missing)
-
-
-# -- clip samplers -------------------------------------------------------------------------------------------------
-class ClipSampler(ABC):
-    """Which frames of a video make an item: a small picklable object wrapping :mod:`vidact.data.sampling`.
-
-    A dataset calls ``sampler.for_video(metadata, rng)``; the result is [T] int64 frame indices for one clip or
-    [K, T] for K test views. ``rng`` is the item's generator; test-time samplers ignore it. The factories below
-    build the usual ones; any function ``(num_frames, rng) -> indices`` works in a dataset as well.
-    """
-
-    @abstractmethod
-    def for_video(self, meta: VideoMetadata, rng: np.random.Generator) -> np.ndarray: ...
-
-    @staticmethod
-    def random(clip_len: int, stride: int = 1, *, short_policy: ShortPolicy = "loop") -> RandomClip:
-        """Training: ``clip_len`` frames every ``stride``-th frame from a random start. Returns [T]."""
-        return RandomClip(clip_len, stride, short_policy)
-
-    @staticmethod
-    def center(clip_len: int, stride: int = 1, *, short_policy: ShortPolicy = "loop") -> CenterClip:
-        """Validation: the clip centred in the video. Returns [T]."""
-        return CenterClip(clip_len, stride, short_policy)
-
-    @staticmethod
-    def segments(num_segments: int, frames_per_segment: int = 1, *, random: bool = True) -> Segments:
-        """TSN: one snippet from each of ``num_segments`` equal parts, at random or at each part's centre.
-        Returns [num_segments * frames_per_segment]."""
-        return Segments(num_segments, frames_per_segment, random)
-
-    @staticmethod
-    def multi_clip(
-        clip_len: int, stride: int = 1, num_clips: int = 10, *, short_policy: ShortPolicy = "loop"
-    ) -> MultiClip:
-        """Multi-view testing: ``num_clips`` clips with evenly spaced starts. Returns [num_clips, T]."""
-        return MultiClip(clip_len, stride, num_clips, short_policy)
-
-    @staticmethod
-    def slowfast(
-        slow_frames: int = 8,
-        tau: int = 8,
-        alpha: int = 4,
-        *,
-        random: bool = True,
-        short_policy: ShortPolicy = "loop",
-    ) -> SlowFastClip:
-        """SlowFast: the Fast pathway's frames [alpha * slow_frames]; the Slow pathway is ``clip[::alpha]``."""
-        return SlowFastClip(slow_frames, tau, alpha, random, short_policy)
-
-    @staticmethod
-    def by_time(
-        clip_len: int, fps: float, *, random: bool = True, short_policy: ShortPolicy = "repeat_last"
-    ) -> TimeClip:
-        """``clip_len`` frames at ``fps`` by presentation time, whatever the source's (variable) rate. Returns [T]."""
-        return TimeClip(clip_len, fps, random, short_policy)
-
-
-class FrameCountSampler(ClipSampler):
-    """A sampler that needs only the number of frames: also callable as ``sampler(num_frames, rng)``."""
-
-    @abstractmethod
-    def __call__(self, num_frames: int, rng: np.random.Generator) -> np.ndarray: ...
-
-    def for_video(self, meta: VideoMetadata, rng: np.random.Generator) -> np.ndarray:
-        return self(meta.num_frames, rng)
-
-
-@dataclass(frozen=True)
-class RandomClip(FrameCountSampler):
-    clip_len: int
-    stride: int = 1
-    short_policy: ShortPolicy = "loop"
-
-    def __call__(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
-        return random_clip_indices(
-            num_frames, self.clip_len, self.stride, rng=rng, short_policy=self.short_policy
-        )
-
-
-@dataclass(frozen=True)
-class CenterClip(FrameCountSampler):
-    clip_len: int
-    stride: int = 1
-    short_policy: ShortPolicy = "loop"
-
-    def __call__(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
-        (clip,) = multi_clip_indices(
-            num_frames, self.clip_len, self.stride, 1, short_policy=self.short_policy
-        )
-        return clip
-
-
-@dataclass(frozen=True)
-class Segments(FrameCountSampler):
-    num_segments: int
-    frames_per_segment: int = 1
-    random: bool = True
-
-    def __call__(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
-        return segment_indices(
-            num_frames,
-            self.num_segments,
-            rng=rng if self.random else None,
-            frames_per_segment=self.frames_per_segment,
-        )
-
-
-@dataclass(frozen=True)
-class MultiClip(FrameCountSampler):
-    clip_len: int
-    stride: int = 1
-    num_clips: int = 10
-    short_policy: ShortPolicy = "loop"
-
-    def __call__(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
-        return multi_clip_indices(
-            num_frames, self.clip_len, self.stride, self.num_clips, short_policy=self.short_policy
-        )
-
-
-@dataclass(frozen=True)
-class SlowFastClip(FrameCountSampler):
-    slow_frames: int = 8
-    tau: int = 8
-    alpha: int = 4
-    random: bool = True
-    short_policy: ShortPolicy = "loop"
-
-    def __call__(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
-        _, fast = slowfast_indices(
-            num_frames,
-            self.slow_frames,
-            self.tau,
-            self.alpha,
-            rng=rng if self.random else None,
-            short_policy=self.short_policy,
-        )
-        return fast
-
-
-@dataclass(frozen=True)
-class TimeClip(ClipSampler):
-    clip_len: int
-    fps: float
-    random: bool = True
-    short_policy: ShortPolicy = "repeat_last"
-
-    def for_video(self, meta: VideoMetadata, rng: np.random.Generator) -> np.ndarray:
-        frame_times = meta.index.seconds() - meta.start_time
-        return time_indices(
-            frame_times,
-            self.clip_len,
-            self.fps,
-            rng=rng if self.random else None,
-            short_policy=self.short_policy,
-        )
-
-
-# -- failures ------------------------------------------------------------------------------------------------------
-class Failure(NamedTuple):
-    """A sample that failed to decode while the dataset was producing item ``requested`` in ``epoch``."""
-
-    epoch: int
-    requested: int
-    index: int
-    path: str
-    reason: str
-
-
-class FailureCount(NamedTuple):
-    path: str
-    reason: str
-    count: int
-
 
 # -- the dataset ---------------------------------------------------------------------------------------------------
 def default_cache_file(root: str | os.PathLike) -> Path:
-    """``<root>/.vidact_index.json`` when ``root`` is writable, else ``$XDG_CACHE_HOME/vidact/index-<hash>.json``
-    (``~/.cache`` by default), one file per root."""
+    """Where a dataset over ``root`` keeps its metadata cache by default:
+    ``$VIDACT_HOME/cache/index/<root's name>-<hash of its absolute path>.json`` (``VIDACT_HOME`` defaults to
+    ``~/.cache/vidact``), one file per root, whether or not the root is writable: vidact writes nothing into a
+    dataset's folder. Pass ``cache_file=`` to a dataset to keep it elsewhere."""
     root = Path(root).resolve()
-    # A folder without write permission bits counts as read-only even for root, who could write there anyway.
-    if os.access(root, os.W_OK) and root.stat().st_mode & 0o222:
-        return root / ".vidact_index.json"
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     digest = hashlib.sha1(str(root).encode()).hexdigest()[:16]
-    return cache_home / "vidact" / f"index-{digest}.json"
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", root.name).strip("._")[:48] or "root"
+    return cache_dir("index") / f"{name}-{digest}.json"
 
 
 def _probe_one(path: str, fps: float) -> VideoMetadata | VideoError:
@@ -401,7 +99,8 @@ class VideoClipDataset(Dataset):
         classes: class names (``label`` indexes them), kept as ``dataset.classes``.
         short_side: resize frames while decoding so their short side has this many pixels (``None``: native).
         root: the dataset's root folder, for the default cache file (default: the samples' common folder).
-        cache_file: the metadata cache (default: :func:`default_cache_file` of ``root``).
+        cache_file: the metadata cache file (default: :func:`default_cache_file` of ``root``, under
+            ``$VIDACT_HOME/cache/index/``).
         on_error: ``"skip"`` drops unreadable videos and replaces items that fail to decode; ``"raise"`` raises.
         seed: base seed of the per-item generators.
         frame_fps: the frame rate of frame folders (they store none).
@@ -482,7 +181,7 @@ class VideoClipDataset(Dataset):
             )
 
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()  # shared with DataLoader workers
-        self._failures: dict[tuple[int, int, int], Failure] = {}
+        self._failures = FailureLog()
 
     def _probe_all(self, paths: list[str], threads: int, progress: bool) -> list[VideoMetadata | VideoError]:
         """Metadata of every path from the cache, probing (in threads) the ones it lacks; saves the cache."""
@@ -546,7 +245,7 @@ class VideoClipDataset(Dataset):
                 path = self.samples[sample][0]
                 failure = Failure(epoch, index, sample, path, e.reason if e.path == path else str(e))
                 skipped.append(failure)
-                self._record(failure)
+                self._failures.record(failure)
         last = skipped[-1]
         raise DatasetError(
             f"{len(skipped)} videos in a row failed to decode from sample {index} "
@@ -588,20 +287,12 @@ class VideoClipDataset(Dataset):
         Items loaded in DataLoader workers carry their failures to the main process only this way; failures the
         dataset already holds (items loaded without workers) are not counted twice.
         """
-        metas = [meta] if isinstance(meta, Mapping) else meta
-        for m in metas:
-            for failure in m["skipped"]:
-                self._record(Failure(*failure))
-
-    def _record(self, failure: Failure) -> None:
-        self._failures.setdefault((failure.epoch, failure.requested, failure.index), failure)
+        self._failures.collect(meta)
 
     def report(self, epoch: int | None = None) -> list[FailureCount]:
         """Videos that failed to decode in ``epoch`` (default: the current one), most frequent first: ``(path,
         reason, count)``, where count is the number of items that had to be replaced because of them."""
-        epoch = self.epoch if epoch is None else epoch
-        counts = Counter((f.path, f.reason) for f in self._failures.values() if f.epoch == epoch)
-        return [FailureCount(p, r, n) for (p, r), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        return self._failures.report(self.epoch if epoch is None else epoch)
 
     def __repr__(self) -> str:
         classes = f", classes={len(self.classes)}" if self.classes is not None else ""

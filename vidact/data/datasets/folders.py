@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from ...errors import DatasetError
-from .base import SampleList, class_lookup, is_video_file, read_class_names, sample_list
+from .samples import SampleList, class_lookup, is_video_file, read_class_names, sample_list
 
 __all__ = ["class_folders", "ucf101_split", "hmdb51_split"]
 

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from ...errors import DatasetError
-from .base import SampleList, class_lookup, is_video_file, read_class_names, sample_list
+from .samples import SampleList, class_lookup, is_video_file, read_class_names, sample_list
 
 __all__ = ["kinetics_csv", "kinetics_clip_name"]
 

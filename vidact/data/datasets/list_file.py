@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from ...errors import DatasetError
-from .base import SampleList, class_lookup, read_class_names, sample_list
+from .samples import SampleList, class_lookup, read_class_names, sample_list
 
 __all__ = ["list_file"]
 

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 from ...errors import DatasetError
-from .base import SampleList, class_lookup, is_video_file, read_class_names, sample_list
+from .samples import SampleList, class_lookup, is_video_file, read_class_names, sample_list
 
 __all__ = ["something_something_v2", "template_class"]
 
