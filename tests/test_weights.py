@@ -501,3 +501,20 @@ def test_predict_by_name_offline_with_the_packaged_imagenet_weights(tmp_path) ->
     imagenet = set(label_names("imagenet1k"))
     labels = [t["label"] for t in payload["top"]] + [t["label"] for w in payload["timeline"] for t in w["top"]]
     assert len(labels) >= 10 and all(label in imagenet for label in labels)
+
+
+def test_eval_by_name_uses_the_weights_preset_classes_and_views(tmp_path) -> None:
+    from vidact.engine.evaluate import evaluate
+
+    root = tmp_path / "data"
+    clips = sorted((SHARED / "videos" / "kinetics").glob("*.mp4"))[:4]
+    for i, clip in enumerate(clips):  # any videos, filed under two ImageNet class names
+        folder = root / ("tench, Tinca tinca" if i % 2 else "goldfish, Carassius auratus")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / clip.name).symlink_to(clip)
+    result = evaluate("per_frame_efficientnet_lite0.imagenet", root, split="", progress=False)
+    assert len(result.classes) == 1000 and len(result.paths) == 4
+    entry = model_card("per_frame_efficientnet_lite0").get_weights("imagenet")
+    assert (result.num_clips, result.num_crops) == (entry.preset.num_clips, entry.preset.num_crops)
+    assert result.scores.shape == (4, 1000)
+    np.testing.assert_allclose(result.scores.sum(axis=1), 1.0, rtol=1e-5)

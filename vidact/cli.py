@@ -186,7 +186,13 @@ def models_cmd(
 
 @app.command("eval")
 def eval_cmd(
-    run: Annotated[Path, typer.Argument(help="A run directory (its best checkpoint) or a checkpoint file.")],
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="A run directory (its best checkpoint), a checkpoint file, or published weights by name "
+            "(r2plus1d_18.kinetics400)."
+        ),
+    ],
     data: Annotated[Path, typer.Argument(help="The dataset root.")],
     split: Annotated[
         str | None,

@@ -49,6 +49,7 @@ from ..data.presets import Preset
 from ..data.sampling import ClipSampler, SegmentViews
 from ..data.transforms import NORMALIZATIONS
 from ..errors import ConfigError, DatasetError
+from ..models import hub
 from .checkpoint import load_model
 from .config import DataConfig, EvalConfig
 from .metrics import classification_metrics
@@ -357,7 +358,8 @@ def evaluate(
     (:class:`~vidact.engine.config.EvalConfig`: split ``"test"``, 10 clips x 3 crops, one video per batch).
 
     Args:
-        run_or_ckpt: a run directory or a vidact checkpoint file.
+        run_or_ckpt: a run directory or a vidact checkpoint file; or published weights by name
+            (``r2plus1d_18.kinetics400``), evaluated with their preset and their test protocol's views.
         data: the dataset root.
         split: the split, as :data:`~vidact.data.datasets.DATASET_KINDS` says for ``kind``; for class folders a
             subfolder of ``data``, or ``""`` when ``data`` itself holds the class folders.
@@ -372,9 +374,15 @@ def evaluate(
         CheckpointError: no such run or file, or not a vidact checkpoint.
         DatasetError, ConfigError: the dataset cannot be read in that layout, or has classes the model lacks.
     """
-    model, info = load_model(run_or_ckpt)
-    preset = recipe_preset(info.config)
-    recipe = {**asdict(EvalConfig()), **(info.config.get("eval") or {})}
+    if hub.is_weights_name(os.fspath(run_or_ckpt)) and not os.path.exists(run_or_ckpt):
+        # Published weights by name: their preset, class names and test protocol's views.
+        model = hub.load_published(os.fspath(run_or_ckpt), progress=progress)
+        preset, classes, source = model.preset, model.classes, os.fspath(run_or_ckpt)
+        recipe = {**asdict(EvalConfig()), "num_clips": preset.num_clips, "num_crops": preset.num_crops}
+    else:
+        model, info = load_model(run_or_ckpt)
+        preset, classes, source = recipe_preset(info.config), info.classes, str(info.path)
+        recipe = {**asdict(EvalConfig()), **(info.config.get("eval") or {})}
     split = recipe["split"] if split is None else split
     num_clips = recipe["num_clips"] if num_clips is None else num_clips
     num_crops = recipe["num_crops"] if num_crops is None else num_crops
@@ -396,7 +404,7 @@ def evaluate(
     result = evaluate_model(
         model,
         dataset,
-        info.classes,
+        classes,
         average=average,
         batch_size=recipe["batch_size"] if batch_size is None else batch_size,
         workers=workers,
@@ -404,5 +412,5 @@ def evaluate(
         progress=progress,
         source=os.fspath(data),
     )
-    result.checkpoint, result.data, result.split = str(info.path), os.fspath(data), split or None
+    result.checkpoint, result.data, result.split = source, os.fspath(data), split or None
     return result
