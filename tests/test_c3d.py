@@ -89,3 +89,17 @@ def test_model_card() -> None:
         card.gmacs, 1e-3
     )
     assert card.weights == () and "Caffe" in card.notes  # the Sports-1M weights exist only for Caffe
+
+
+def test_batch_norm_variant_normalises_every_convolution() -> None:
+    plain, normed = build_model("c3d", num_classes=5), build_model("c3d", num_classes=5, batch_norm=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in plain.modules())
+    convs = [m for m in normed.modules() if isinstance(m, torch.nn.Conv3d)]
+    norms = [m for m in normed.modules() if isinstance(m, torch.nn.BatchNorm3d)]
+    assert len(convs) == len(norms) == 8 and all(c.bias is None for c in convs)
+    x = torch.randn(2, 3, 8, 32, 32)
+    normed.train()(x).square().sum().backward()  # no in-place ReLU twice on one tensor
+    assert all(p.grad is not None for p in normed.parameters())
+    with torch.no_grad():  # in training mode every channel after conv1a is normalised over the batch
+        out = normed.conv1a.bn(normed.conv1a.conv(x))
+    torch.testing.assert_close(out.mean(dim=(0, 2, 3, 4)), torch.zeros(64), atol=1e-5, rtol=0)

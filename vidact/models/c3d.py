@@ -30,19 +30,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from .layers import ConvBnAct, conv3d, init_weights, linear_classifier
+from .layers import ConvBnAct, LinearClassifier, conv3d, init_weights, linear_classifier
 from .registry import ModelCard, register_model
 
 __all__ = ["C3D", "c3d"]
 
 
 def _conv(in_channels: int, out_channels: int, batch_norm: bool) -> nn.Module:
-    if batch_norm:  # bias-free conv, BN, ReLU (the ReLU the forward pass applies after it is then a no-op)
+    if batch_norm:  # bias-free conv, BN, ReLU
         return ConvBnAct(conv3d(in_channels, out_channels, 3), out_channels)
     return conv3d(in_channels, out_channels, 3, bias=True)
 
 
-class C3D(nn.Module):
+class C3D(LinearClassifier, nn.Module):
     """C3D: [B, 3, T, H, W] clips (published input: T = 16, H = W = 112) -> [B, num_classes] logits.
 
     Layer names are the original Caffe network's (``conv1a`` .. ``conv5b``, ``fc6`` .. ``fc8``).
@@ -54,6 +54,8 @@ class C3D(nn.Module):
             C3D offers (``norm_cfg``); the original network has none. Trained from scratch on small data, the
             original stays at chance for hundreds of steps where the BN variant learns (configs/synthetic_c3d.yaml).
     """
+
+    classifier_attr = "fc8"
 
     def __init__(self, num_classes: int = 487, dropout: float = 0.5, batch_norm: bool = False) -> None:
         super().__init__()
@@ -77,6 +79,8 @@ class C3D(nn.Module):
         self.num_classes = num_classes
         self.fc8 = linear_classifier(self.num_features, num_classes)
         self.relu = nn.ReLU(inplace=True)
+        # After each convolution: its ReLU, which a ConvBnAct unit (batch_norm=True) already applies.
+        self.conv_relu = nn.Identity() if batch_norm else nn.ReLU(inplace=True)
         self.dropout = nn.Dropout(dropout)
         # He initialisation for every layer that feeds a ReLU (there is no BatchNorm to rescue a poor scale);
         # fc8 from N(0, 0.01^2).
@@ -89,11 +93,11 @@ class C3D(nn.Module):
 
         1 x 4 x 4 at the published 16 x 112 x 112 input.
         """
-        x = self.pool1(self.relu(self.conv1a(x)))
-        x = self.pool2(self.relu(self.conv2a(x)))
-        x = self.pool3(self.relu(self.conv3b(self.relu(self.conv3a(x)))))
-        x = self.pool4(self.relu(self.conv4b(self.relu(self.conv4a(x)))))
-        return self.pool5(self.relu(self.conv5b(self.relu(self.conv5a(x)))))
+        x = self.pool1(self.conv_relu(self.conv1a(x)))
+        x = self.pool2(self.conv_relu(self.conv2a(x)))
+        x = self.pool3(self.conv_relu(self.conv3b(self.conv_relu(self.conv3a(x)))))
+        x = self.pool4(self.conv_relu(self.conv4b(self.conv_relu(self.conv4a(x)))))
+        return self.pool5(self.conv_relu(self.conv5b(self.conv_relu(self.conv5a(x)))))
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """pool5 maps [B, 512, T', H', W'] -> [B, num_classes] logits (``pre_logits``: fc7's [B, 4096]).
@@ -108,14 +112,6 @@ class C3D(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[B, 3, T, H, W] clips -> [B, num_classes] logits."""
         return self.forward_head(self.forward_features(x))
-
-    def get_classifier(self) -> nn.Module:
-        return self.fc8
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """A new fc8 for ``num_classes`` (0: none, ``forward`` returns fc7's [B, 4096])."""
-        self.num_classes = num_classes
-        self.fc8 = linear_classifier(self.num_features, num_classes)
 
 
 @register_model(

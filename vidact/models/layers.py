@@ -8,6 +8,7 @@
     Stem                a 7x7 (or t x 7 x 7) ConvBnAct, with an optional 1x3x3 max pool
     init_weights        He-normal convolutions, BN at (1, 0), small-normal linear classifiers
     linear_classifier   a new classifier head (or an identity for ``num_classes = 0``)
+    LinearClassifier    ``get_classifier`` / ``reset_classifier`` of a model whose classifier is one linear layer
 
 A family's file builds its networks from these and keeps only what is its own (SlowFast's lateral connections,
 I3D's TensorFlow-"SAME" padding, C3D's biased convolutions). Module names inside the blocks (``conv1``, ``bn1``,
@@ -36,6 +37,7 @@ __all__ = [
     "shortcut",
     "init_weights",
     "linear_classifier",
+    "LinearClassifier",
 ]
 
 Triple = tuple[int, int, int]
@@ -266,3 +268,20 @@ def linear_classifier(num_features: int, num_classes: int, *, std: float = 0.01)
     nn.init.normal_(fc.weight, std=std)
     nn.init.zeros_(fc.bias)
     return fc
+
+
+class LinearClassifier:
+    """The classifier half of the model contract for a model whose classifier is one linear layer on its
+    ``num_features`` pooled features, held in the attribute :attr:`classifier_attr` (``fc``, C3D's ``fc8``)."""
+
+    classifier_attr = "fc"
+    num_features: int
+    num_classes: int
+
+    def get_classifier(self) -> nn.Module:
+        return getattr(self, self.classifier_attr)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new classifier for ``num_classes`` (0: none, ``forward`` returns [B, num_features])."""
+        self.num_classes = num_classes
+        setattr(self, self.classifier_attr, linear_classifier(self.num_features, num_classes))

@@ -49,6 +49,7 @@ from .layers import (
     BlockKernel,
     Bottleneck,
     Conv2Plus1d,
+    LinearClassifier,
     Stem,
     conv3d,
     init_weights,
@@ -73,7 +74,7 @@ __all__ = [
 ]
 
 
-class ResNet3d(nn.Module):
+class ResNet3d(LinearClassifier, nn.Module):
     """Stem, four residual stages, global average pool, dropout and a linear classifier ``fc``.
 
     Args:
@@ -125,14 +126,6 @@ class ResNet3d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[B, 3, T, H, W] clips -> [B, num_classes] logits."""
         return self.forward_head(self.forward_features(x))
-
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """A new classifier for ``num_classes`` (0: none, ``forward`` returns [B, num_features])."""
-        self.num_classes = num_classes
-        self.fc = linear_classifier(self.num_features, num_classes)
 
 
 def _resnet18(

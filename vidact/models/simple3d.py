@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .layers import Conv2Plus1d, ConvBnAct, conv3d, init_weights, linear_classifier
+from .layers import Conv2Plus1d, ConvBnAct, LinearClassifier, conv3d, init_weights, linear_classifier
 from .registry import ModelCard, register_model
 
 __all__ = ["joint_unit", "factorised_unit", "Simple3D", "simple3d"]
@@ -56,7 +56,7 @@ def factorised_unit(
 _UNITS = {"3d": joint_unit, "2plus1d": factorised_unit}
 
 
-class Simple3D(nn.Module):
+class Simple3D(LinearClassifier, nn.Module):
     """A small 3D CNN: clips [B, 3, T, H, W] -> logits [B, num_classes].
 
     Args:
@@ -114,14 +114,6 @@ class Simple3D(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Clips [B, 3, T, H, W] -> logits [B, K]."""
         return self.forward_head(self.forward_features(x))
-
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """A new classifier for ``num_classes`` (0: none, ``forward`` returns [B, num_features])."""
-        self.num_classes = num_classes
-        self.fc = linear_classifier(self.num_features, num_classes)
 
 
 @register_model(

@@ -55,7 +55,16 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .layers import Bottleneck, ConvBnAct, Stem, conv3d, init_weights, linear_classifier, max_pool_1x3x3
+from .layers import (
+    Bottleneck,
+    ConvBnAct,
+    LinearClassifier,
+    Stem,
+    conv3d,
+    init_weights,
+    linear_classifier,
+    max_pool_1x3x3,
+)
 from .registry import ModelCard, Preset, Weights, WeightsFile, register_model
 
 __all__ = [
@@ -96,7 +105,7 @@ class LateralConnection(ConvBnAct):
         return torch.cat([slow, super().forward(fast)], dim=1)
 
 
-class SlowFast(nn.Module):
+class SlowFast(LinearClassifier, nn.Module):
     """SlowFast network: [slow [B, 3, T, H, W], fast [B, 3, αT, H, W]] or a clip [B, 3, αT, H, W] -> [B, K].
 
     Args:
@@ -220,14 +229,6 @@ class SlowFast(nn.Module):
     def forward(self, x: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
         """Logits [B, K] of ``[slow [B, 3, T, H, W], fast [B, 3, αT, H, W]]`` or of a clip [B, 3, αT, H, W]."""
         return self.forward_head(self.forward_features(x))
-
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """A new classifier for ``num_classes`` (0: none, ``forward`` returns [B, num_features])."""
-        self.num_classes = num_classes
-        self.fc = linear_classifier(self.num_features, num_classes)
 
     def _pathway_inputs(self, x: torch.Tensor | Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(x, torch.Tensor):
@@ -449,10 +450,13 @@ def _kinetics_weights(
         top5=top5,
         test_protocol=_TEST_PROTOCOL,
         notes=(
-            ("PyTorchVideo's model zoo (docs/source/model_zoo.md, hub/slowfast.py): a torch checkpoint whose "
-             "weights are under model_state." if pytorchvideo else
-             "PySlowFast's MODEL_ZOO.md: a Caffe2 pickle of numpy blobs (its configs set "
-             "TRAIN.CHECKPOINT_TYPE caffe2), read by a restricted unpickler that admits numpy arrays only.")
+            (
+                "PyTorchVideo's model zoo (docs/source/model_zoo.md, hub/slowfast.py): a torch checkpoint whose "
+                "weights are under model_state."
+                if pytorchvideo
+                else "PySlowFast's MODEL_ZOO.md: a Caffe2 pickle of numpy blobs (its configs set "
+                "TRAIN.CHECKPOINT_TYPE caffe2), read by a restricted unpickler that admits numpy arrays only."
+            )
             + f" Preprocessing from PySlowFast's Kinetics configs (alpha {alpha}). No hash or size is "
             "published: the file is checked by loading it."
         ),
@@ -482,12 +486,22 @@ def _card(name: str, params: int, gmacs: float, weights: tuple[Weights, ...]) ->
         gmacs=65.71,
         weights=(
             _kinetics_weights(
-                "kinetics400", f"{_PYTORCHVIDEO_ZOO}/SLOWFAST_8x8_R50.pyth", "PyTorchVideo", "pytorchvideo",
-                76.94, 92.69, alpha=4,
+                "kinetics400",
+                f"{_PYTORCHVIDEO_ZOO}/SLOWFAST_8x8_R50.pyth",
+                "PyTorchVideo",
+                "pytorchvideo",
+                76.94,
+                92.69,
+                alpha=4,
             ),
             _kinetics_weights(
-                "kinetics400_pyslowfast", f"{_PYSLOWFAST_ZOO}/SLOWFAST_8x8_R50.pkl", "PySlowFast",
-                "pyslowfast-caffe2", 77.0, 92.6, alpha=4,
+                "kinetics400_pyslowfast",
+                f"{_PYSLOWFAST_ZOO}/SLOWFAST_8x8_R50.pkl",
+                "PySlowFast",
+                "pyslowfast-caffe2",
+                77.0,
+                92.6,
+                alpha=4,
             ),
         ),
     )
@@ -527,12 +541,22 @@ def slowfast_r50(
         gmacs=36.10,
         weights=(
             _kinetics_weights(
-                "kinetics400", f"{_PYTORCHVIDEO_ZOO}/SLOWFAST_4x16_R50.pyth", "PyTorchVideo", "pytorchvideo",
-                75.34, 91.89, alpha=8,
+                "kinetics400",
+                f"{_PYTORCHVIDEO_ZOO}/SLOWFAST_4x16_R50.pyth",
+                "PyTorchVideo",
+                "pytorchvideo",
+                75.34,
+                91.89,
+                alpha=8,
             ),
             _kinetics_weights(
-                "kinetics400_pyslowfast", f"{_PYSLOWFAST_ZOO}/SLOWFAST_4x16_R50.pkl", "PySlowFast",
-                "pyslowfast-caffe2", 75.6, 92.0, alpha=8,
+                "kinetics400_pyslowfast",
+                f"{_PYSLOWFAST_ZOO}/SLOWFAST_4x16_R50.pkl",
+                "PySlowFast",
+                "pyslowfast-caffe2",
+                75.6,
+                92.0,
+                alpha=8,
             ),
         ),
     )
@@ -572,8 +596,13 @@ def slowfast_r50_4x16(
         gmacs=125.91,
         weights=(
             _kinetics_weights(
-                "kinetics400", f"{_PYTORCHVIDEO_ZOO}/SLOWFAST_8x8_R101.pyth", "PyTorchVideo", "pytorchvideo",
-                77.90, 93.27, alpha=4,
+                "kinetics400",
+                f"{_PYTORCHVIDEO_ZOO}/SLOWFAST_8x8_R101.pyth",
+                "PyTorchVideo",
+                "pytorchvideo",
+                77.90,
+                93.27,
+                alpha=4,
             ),
         ),
     )
