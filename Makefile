@@ -11,7 +11,7 @@ TORCH  := torch==2.14.1 torchvision==0.29.1
 DEMO_OUT ?= demo_out
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test test-slow test-all venv bench lint clean
+.PHONY: demo test test-slow test-all venv bench lint smoke clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/models.py
 	$(BIN)/python benchmarks/ablation.py
 	$(BIN)/python benchmarks/extract.py
+	$(BIN)/python benchmarks/train.py
+
+# The built wheel in a clean venv without dev extras: every command once (what CI runs after the tests).
+smoke:
+	.ci/smoke_wheel.sh
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check vidact tests benchmarks

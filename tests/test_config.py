@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vidact.engine.config import Config, load_config, parse_override, save_config
+from vidact.engine.config import RECIPES_DIR, Config, list_recipes, load_config, parse_override, save_config
 from vidact.errors import ConfigError
 from vidact.models import build_model
 
@@ -80,7 +80,7 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
         ("train:\n  lr: -1\n", "recipe.yaml: train.lr must be positive, got -1.0"),
         ("model:\n  kwargs: [1]\n", "recipe.yaml: model.kwargs must be a mapping, got [1]"),
         ("train: 3\n", "recipe.yaml: section 'train' must be a mapping of keys, got int"),
-        ("- 1\n", "recipe.yaml: expected a mapping of sections (data, model, train, eval), got a list"),
+        ("- 1\n", "recipe.yaml: expected a mapping of sections (data, model, train, eval, task), got a list"),
         ("train:\n  lr: [0.1\n", "recipe.yaml: not valid YAML at line"),
         (
             "data:\n  short_side: 64\n  crop_size: 96\n",
@@ -102,7 +102,7 @@ def test_file_errors_are_one_line(tmp_path: Path, text: str, message: str) -> No
         ("train.lrr=0.1", "override 'train.lrr=0.1': unknown key 'train.lrr' (did you mean 'train.lr'?)"),
         ("lr=0.1", "override 'lr=0.1': unknown key 'lr' (did you mean 'train.lr'?)"),
         ("data.num_worker=2", "unknown key 'data.num_worker' (did you mean 'data.num_workers'?)"),
-        ("train.precision=16", "train.precision must be one of '32', 'bf16', got 16"),
+        ("train.precision=16", "train.precision must be one of 'auto', '32', 'bf16', got 16"),
         ("eval.num_crops=2", "eval.num_crops must be one of 1, 3, got 2"),
         ("train.milestones=[3, 1]", "train.milestones must be increasing epochs >= 1, got [3, 1]"),
         ("train.clip_grad_norm=abc", "train.clip_grad_norm must be a number or null, got 'abc'"),
@@ -148,3 +148,43 @@ def test_every_recipe_loads_and_builds_its_model(recipe: Path) -> None:
         logits = model(torch.empty(2, 3, data.clip_len, data.crop_size, data.crop_size))
     assert logits.shape == (2, 10)
     assert data.crop_size <= data.short_side
+
+
+def test_shipped_recipes_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``vidact train synthetic_simple3d`` from any folder: the name finds the recipe installed with vidact, the
+    same file as the checkout's configs/; a file of that name in the working directory still comes first."""
+    assert {p.resolve() for p in RECIPES} == set(
+        RECIPES_DIR.glob("*.yaml")
+    )  # configs/ is the package's folder
+    monkeypatch.chdir(tmp_path)
+    by_name = load_config("synthetic_simple3d", ["train.epochs=3"])
+    assert by_name == load_config(RECIPES_DIR / "synthetic_simple3d.yaml", ["train.epochs=3"])
+    assert load_config("synthetic_simple3d.yaml") == load_config("synthetic_simple3d")
+    (tmp_path / "synthetic_simple3d.yaml").write_text("train:\n  epochs: 99\n")
+    assert load_config("synthetic_simple3d.yaml").train.epochs == 99
+    with pytest.raises(
+        ConfigError, match="synthetic_simple: no such recipe file \\(shipped recipes: .*synthetic_simple3d"
+    ):
+        load_config("synthetic_simple")
+
+
+def test_recipe_descriptions_are_their_first_sentence() -> None:
+    recipes = list_recipes()
+    assert set(recipes) == {p.stem for p in RECIPES}
+    assert recipes["synthetic_r2plus1d"] == (
+        "R(2+1)D-18 (Tran et al. 2018), torchvision-compatible weights, on the synthetic time-reversal set (the "
+        "README tour's data set)."
+    )
+    assert all(text.endswith(".") and "\n" not in text and "#" not in text for text in recipes.values())
+
+
+def test_vidact_recipes_lists_every_shipped_recipe(capsys: pytest.CaptureFixture[str]) -> None:
+    from vidact.cli import main
+
+    with pytest.raises(SystemExit) as done:  # typer's standalone mode exits, with 0
+        main(["recipes"])
+    assert done.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name, description in list_recipes().items():
+        (row,) = [line for line in lines if f" {name} " in line]  # one line each, whole in a pipe
+        assert description in row

@@ -25,14 +25,15 @@ from PIL import Image
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-import vidact.engine.train as engine
+import vidact.engine.tasks.classification as classification
 from vidact.cli import main
 from vidact.data.datasets import collate_clips
 from vidact.data.synth import synthesize
 from vidact.engine.checkpoint import load_checkpoint, load_model
 from vidact.engine.config import load_config, save_config
 from vidact.engine.optim import LRSchedule, build_optimizer, mixup, soft_cross_entropy, soft_targets
-from vidact.engine.train import HISTORY_COLUMNS, RunResult, ShardedBatchSampler, _state_checksum, train
+from vidact.engine.precision import native_bf16
+from vidact.engine.train import HISTORY_COLUMNS, RunResult, ShardedBatchSampler, state_checksum, train
 from vidact.errors import CheckpointError, ConfigError, DatasetError
 from vidact.models import build_model, register_model
 
@@ -232,6 +233,11 @@ def test_run_directory(videos: Path, tmp_path: Path) -> None:
     assert summary["best"]["top1"] == best["top1"] and summary["final"]["epoch"] == 2
     assert summary["per_class_accuracy"] == dict(zip(result.classes, best["per_class_acc"], strict=True))
     assert summary["bad_videos"] == {"train": [], "val": []} and summary["decode_failures"] == []
+    # The engine's default precision: bfloat16 autocast and channels-last where the CPU computes in bf16.
+    native = native_bf16(torch.device("cpu"))
+    assert (summary["precision"], summary["memory_format"]) == (
+        ("bf16", "channels_last_3d") if native else ("32", "contiguous")
+    )
     with open(run / "per_class_accuracy.csv", newline="") as f:
         per_class = list(csv.DictReader(f))
     assert [int(r["samples"]) for r in per_class] == [2, 2]
@@ -246,11 +252,19 @@ def test_run_directory(videos: Path, tmp_path: Path) -> None:
     last, _ = load_checkpoint(run, "last")
     assert last["train_state"]["epoch"] == 2 and last["train_state"]["batch"] == 0
     final, _ = load_model(run, "last")
-    assert _state_checksum(final) == summary["replica_checksums"][0]
+    assert state_checksum(final) == summary["replica_checksums"][0]
 
 
 def test_grad_accumulation_equals_the_larger_batch(videos: Path, tmp_path: Path) -> None:
-    common = ("model.name=probe_for_tests", "model.kwargs={}", "train.optimizer=sgd", "train.lr=0.5")
+    # In float32: the identity is exact arithmetic, which bfloat16 rounding of each micro-batch's gradient
+    # (the default on CPUs with native bf16) does not keep beyond ~3 digits.
+    common = (
+        "model.name=probe_for_tests",
+        "model.kwargs={}",
+        "train.optimizer=sgd",
+        "train.lr=0.5",
+        "train.precision=32",
+    )
     one = train(
         load_config(None, tiny(videos, *common, "data.batch_size=8")), tmp_path / "one", progress=False
     )
@@ -292,8 +306,8 @@ def test_bf16_mixup_smoothing_and_clipping(
         model = Probe.latest
         steps.append((list(model.accumulated), [p.grad.detach().clone() for p in model.parameters()]))
 
-    monkeypatch.setattr(engine, "collate_clips", collate)
-    monkeypatch.setattr(engine, "soft_cross_entropy", loss)
+    monkeypatch.setattr(classification, "collate_clips", collate)
+    monkeypatch.setattr(classification, "soft_cross_entropy", loss)
     monkeypatch.setattr(Probe, "forwards", [])
     cfg = load_config(
         None,
@@ -473,7 +487,9 @@ def resume_overrides(videos: Path) -> list[str]:
 def uninterrupted(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     """The run the killed-and-resumed ones must reproduce bit for bit."""
     out = tmp_path_factory.mktemp("uninterrupted") / "run"
-    return train(load_config(None, resume_overrides(videos)), out, progress=False)
+    result = train(load_config(None, resume_overrides(videos)), out, progress=False)
+    assert result.precision == ("bf16" if native_bf16(torch.device("cpu")) else "32")  # the engine's default
+    return result
 
 
 def train_until_killed(videos: Path, tmp_path: Path, mode: str, n: int) -> Path:
@@ -628,7 +644,8 @@ def test_two_processes_under_torchrun_agree(videos: Path, tmp_path: Path) -> Non
         "--nproc_per_node=2",
         "--standalone",
         "-m",
-        "vidact.engine.train",
+        "vidact",
+        "train",
         os.devnull,
         *tiny(videos, "train.checkpoint_every_steps=1"),
         "--out",
@@ -644,5 +661,5 @@ def test_two_processes_under_torchrun_agree(videos: Path, tmp_path: Path) -> Non
     rank0, rank1 = summary["replica_checksums"]
     assert rank0 == rank1  # identical weights and batch-norm statistics in both processes
     model, _ = load_model(run, "last")
-    assert _state_checksum(model) == rank0  # and they are what rank 0 saved
+    assert state_checksum(model) == rank0  # and they are what rank 0 saved
     assert summary["best"]["num_samples"] == 4  # the validation shards were gathered, nothing twice

@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import os
 import shutil
 import time
@@ -36,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._atomic import atomic_write
+from ._atomic import write_bytes, write_json, write_text
 from .data.synth import TEMPORAL_PAIRS, clip_rng, render_clip, synthesize
 from .errors import ConfigError
 
@@ -78,7 +77,7 @@ class DemoPreset:
     lr: float = 3e-3
 
 
-#: ``default`` is what ``make demo`` runs (about 8 minutes on 2 CPU cores); ``quick`` is the reduced size the
+#: ``default`` is what ``make demo`` runs (about 7 minutes on 2 CPU cores); ``quick`` is the reduced size the
 #: test suite runs (three of the pairs the temporal model learns fastest, fewer videos and epochs; the same
 #: shape of result).
 PRESETS: dict[str, DemoPreset] = {
@@ -151,7 +150,7 @@ def _prepare(out: Path) -> None:
         for name in ("data", "runs", "flicker"):
             shutil.rmtree(out / name, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-    (out / _MARKER).write_text("written by vidact demo\n")
+    write_text(out / _MARKER, "written by vidact demo\n")
 
 
 def run_demo(
@@ -192,12 +191,23 @@ def run_demo(
     log(f"[1/4] synthesizing videos into {out / 'data'}")
     synth = {
         "temporal": synthesize(
-            roots["temporal"], "temporal", videos_per_class=preset.temporal_videos, size=preset.size,
-            frames=preset.frames, pairs=list(preset.pairs), seed=seed, progress=progress,
+            roots["temporal"],
+            "temporal",
+            videos_per_class=preset.temporal_videos,
+            size=preset.size,
+            frames=preset.frames,
+            pairs=list(preset.pairs),
+            seed=seed,
+            progress=progress,
         ),
         "scene": synthesize(
-            roots["scene"], "scene", videos_per_class=preset.scene_videos, size=preset.size,
-            frames=preset.frames, seed=seed, progress=progress,
+            roots["scene"],
+            "scene",
+            videos_per_class=preset.scene_videos,
+            size=preset.size,
+            frames=preset.frames,
+            seed=seed,
+            progress=progress,
         ),
     }
     timings["synthesize"] = time.perf_counter() - t
@@ -214,7 +224,9 @@ def run_demo(
             t = time.perf_counter()
             run = train(cfg, out / "runs" / f"{dataset}-{model}", progress=progress)
             train_seconds = time.perf_counter() - t
-            ev = evaluate(run.run_dir, roots[dataset], split="test", num_clips=1, num_crops=1, progress=progress)
+            ev = evaluate(
+                run.run_dir, roots[dataset], split="test", num_clips=1, num_crops=1, progress=progress
+            )
             runs[dataset, model] = run.run_dir
             evals[dataset, model] = ev
             entry = {
@@ -237,7 +249,9 @@ def run_demo(
         ev = evals["temporal", model]
         path = out / f"confusion_temporal_{model}.png"
         save_confusion_matrix(
-            ev.metrics["confusion_matrix"], ev.classes, path,
+            ev.metrics["confusion_matrix"],
+            ev.classes,
+            path,
             title=f"{model.replace('_', '-')} model, temporal pairs (test, rows normalised)",
         )
         figures[f"confusion_{model}"] = path.read_bytes()
@@ -255,8 +269,8 @@ def run_demo(
         "flicker": flicker["summary"],
     }
     payload = {**results, "_about": summary}
-    _write_atomic(out / "results.json", json.dumps(payload, indent=2).encode())
-    _write_atomic(out / "report.html", _report_html(results, summary, figures).encode())
+    write_json(payload, out / "results.json")
+    write_text(out / "report.html", _report_html(results, summary, figures))
     return payload
 
 
@@ -291,8 +305,9 @@ def _flicker(out: Path, per_frame_run: Path, temporal_run: Path, preset: DemoPre
     clips = {}
     for name in (forward_name, backward_name):
         # both clips come from the forward class's generator at the same index: the second is the first reversed
-        frames = render_clip("temporal", name, clip_rng(seed, "test", forward_name, 0),
-                             size=preset.size, frames=preset.frames)
+        frames = render_clip(
+            "temporal", name, clip_rng(seed, "test", forward_name, 0), size=preset.size, frames=preset.frames
+        )
         clips[name] = frames
     out_dir = out / "flicker"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -313,37 +328,53 @@ def _flicker(out: Path, per_frame_run: Path, temporal_run: Path, preset: DemoPre
         times = np.arange(len(frames))
         for cls, color in ((forward_name, "tab:blue"), (backward_name, "tab:orange")):
             k = classes.index(cls)
-            ax.plot(times, frame_probs[:, k], color=color, marker="o", markersize=3, linewidth=1,
-                    label=f"per-frame model, each frame: P({cls})")
+            ax.plot(
+                times,
+                frame_probs[:, k],
+                color=color,
+                marker="o",
+                markersize=3,
+                linewidth=1,
+                label=f"per-frame model, each frame: P({cls})",
+            )
             kt = tm_info.classes.index(cls)
-            ax.axhline(clip_probs[kt], color=color, linewidth=3, alpha=0.6,
-                       label=f"temporal model, whole clip: P({cls}) = {clip_probs[kt]:.2f}")
+            ax.axhline(
+                clip_probs[kt],
+                color=color,
+                linewidth=3,
+                alpha=0.6,
+                label=f"temporal model, whole clip: P({cls}) = {clip_probs[kt]:.2f}",
+            )
         ax.set(ylim=(0, 1), xlabel="frame", ylabel="probability")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="x-small", loc="upper left")
         summary[name] = {
-            "per_frame_frame_probs": {c: frame_probs[:, classes.index(c)].round(3).tolist()
-                                      for c in (forward_name, backward_name)},
+            "per_frame_frame_probs": {
+                c: frame_probs[:, classes.index(c)].round(3).tolist() for c in (forward_name, backward_name)
+            },
             "per_frame_clip_top": classes[int(pf_clip.argmax())],
-            "temporal_clip_probs": {c: round(float(clip_probs[tm_info.classes.index(c)]), 3)
-                                    for c in (forward_name, backward_name)},
+            "temporal_clip_probs": {
+                c: round(float(clip_probs[tm_info.classes.index(c)]), 3)
+                for c in (forward_name, backward_name)
+            },
             "temporal_clip_top": tm_info.classes[int(clip_probs.argmax())],
         }
     note = figure.add_subplot(grid[2, :])
     note.set_axis_off()
-    note.text(0.0, 0.9, "The two clips hold the same frames in opposite order. The per-frame model can only "
-              "judge poses: its belief swings frame by frame\nand its clip average is the same for both. The "
-              "temporal model sees the order, and answers once, differently for each.", va="top", fontsize=10)
+    note.text(
+        0.0,
+        0.9,
+        "The two clips hold the same frames in opposite order. The per-frame model can only "
+        "judge poses: its belief swings frame by frame\nand its clip average is the same for both. The "
+        "temporal model sees the order, and answers once, differently for each.",
+        va="top",
+        fontsize=10,
+    )
     path = out_dir / "flicker.png"
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
-    _write_atomic(path, buffer.getvalue())
+    write_bytes(path, buffer.getvalue())
     return {"png": buffer.getvalue(), "summary": summary}
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    with atomic_write(path) as f:
-        f.write(data)
 
 
 def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -360,15 +391,20 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def _report_html(results: dict[str, Any], summary: dict[str, Any], figures: dict[str, bytes]) -> str:
-    names = {"scene": "scene-biased (one frame is enough)", "temporal": "temporal pairs (time-reversed classes)"}
+    names = {
+        "scene": "scene-biased (one frame is enough)",
+        "temporal": "temporal pairs (time-reversed classes)",
+    }
     rows = []
     for dataset in DATASETS:
         r = results[dataset]
         pf, tm = r["per_frame"], r["temporal"]
         extra = ""
         if dataset == "temporal":
-            extra = (f"<td>{pf['pair_acc']:.1%} / {pf['direction_acc_within_pair']:.1%}</td>"
-                     f"<td>{tm['pair_acc']:.1%} / {tm['direction_acc_within_pair']:.1%}</td>")
+            extra = (
+                f"<td>{pf['pair_acc']:.1%} / {pf['direction_acc_within_pair']:.1%}</td>"
+                f"<td>{tm['pair_acc']:.1%} / {tm['direction_acc_within_pair']:.1%}</td>"
+            )
         else:
             extra = "<td>-</td><td>-</td>"
         rows.append(
@@ -391,19 +427,19 @@ def _report_html(results: dict[str, Any], summary: dict[str, Any], figures: dict
 <p>Two synthetic datasets, two models, test-set accuracy (top-1, mean class accuracy in brackets).
 In the temporal-pairs set every class has a partner whose clips are its own played backwards, so a model
 that looks at frames without their order can find the pair but can only guess the direction: its ceiling is
-about half right (pair chance 50%). Preset <code>{html.escape(summary['preset'])}</code>, seed {summary['seed']},
-{summary['seconds']:.0f} s in all.</p>
+about half right (pair chance 50%). Preset <code>{html.escape(summary["preset"])}</code>, seed {summary["seed"]},
+{summary["seconds"]:.0f} s in all.</p>
 <table><tr><th>dataset</th><th>classes</th><th>chance</th><th>per-frame (ResNet-18, 8 frames averaged)</th>
 <th>temporal (Simple3D, 16 frames)</th><th>gap</th><th>per-frame: right pair / right direction</th>
 <th>temporal: right pair / right direction</th></tr>
-{''.join(rows)}</table>
+{"".join(rows)}</table>
 <h2>Frame by frame: the per-frame model flickers, the temporal model answers once</h2>
-{_img(figures['flicker'], 'flicker chart')}
+{_img(figures["flicker"], "flicker chart")}
 <h2>Confusion matrices on the temporal pairs (test split)</h2>
-<div class="pair">{_img(figures['confusion_per_frame'], 'per-frame confusion')}
-{_img(figures['confusion_temporal'], 'temporal confusion')}</div>
+<div class="pair">{_img(figures["confusion_per_frame"], "per-frame confusion")}
+{_img(figures["confusion_temporal"], "temporal confusion")}</div>
 <p>The per-frame model's errors sit in 2x2 blocks on the diagonal: it confuses each class with its
 time-reversed partner and nothing else.</p>
-<p>Classes: {html.escape(', '.join(summary['classes']['temporal']))}.</p>
+<p>Classes: {html.escape(", ".join(summary["classes"]["temporal"]))}.</p>
 </body></html>
 """

@@ -7,6 +7,7 @@ A checkpoint is a ``dict`` of tensors and plain Python containers only, so that 
 key                   value
 ====================  ============================================================================
 ``format``            ``"vidact.checkpoint/1"``
+``task``              the training task that made it (:mod:`vidact.engine.tasks`; absent: classification)
 ``model_name``        registry name (``vidact.models.build_model``)
 ``model_kwargs``      keyword arguments for the builder (without ``num_classes``)
 ``num_classes``       int
@@ -67,6 +68,7 @@ def make_checkpoint(
     model_kwargs: dict[str, Any],
     classes: list[str],
     config: dict[str, Any],
+    task: str = "classification",
     train_state: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -75,6 +77,7 @@ def make_checkpoint(
     module = getattr(module, "_orig_mod", module)  # unwrap torch.compile
     ckpt: dict[str, Any] = {
         "format": FORMAT,
+        "task": task,
         "model_name": model_name,
         "model_kwargs": dict(model_kwargs),
         "num_classes": len(classes),
@@ -97,7 +100,9 @@ def resolve_checkpoint(run_or_ckpt: str | os.PathLike, which: str = "best") -> P
             cand = p / "checkpoints" / name
             if cand.is_file():
                 return cand
-        raise CheckpointError(f"{p}: no checkpoints/{which}.ckpt or checkpoints/last.ckpt in this run directory")
+        raise CheckpointError(
+            f"{p}: no checkpoints/{which}.ckpt or checkpoints/last.ckpt in this run directory"
+        )
     if not p.exists():
         raise CheckpointError(f"{p}: no such file or run directory")
     return p
@@ -135,6 +140,11 @@ def load_model(run_or_ckpt: str | os.PathLike, which: str = "best") -> tuple[nn.
     from ..models.weights import load_weights
 
     ckpt, path = load_checkpoint(run_or_ckpt, which)
+    task = ckpt.get("task", "classification")
+    if task != "classification":
+        raise CheckpointError(
+            f"{path}: made by the {task} task, not a classifier: nothing to evaluate or predict"
+        )
     model = build_model(ckpt["model_name"], num_classes=ckpt["num_classes"], **ckpt["model_kwargs"])
     load_weights(model, ckpt["state_dict"], source=str(path))
     model.eval()

@@ -1,7 +1,9 @@
 """Training recipes: flat YAML files checked against typed dataclasses.
 
-A recipe has up to four sections, ``data``, ``model``, ``train`` and ``eval``, each a mapping of keys to
-values (one level of nesting; no includes, no inheritance). The dataclasses below are the schema: every key,
+A recipe has up to five sections, ``data``, ``model``, ``train``, ``eval`` and ``task``, each a mapping of keys
+to values (one level of nesting; no includes, no inheritance). ``task`` names what the engine trains
+(:mod:`vidact.engine.tasks`; default ``classification``) and may be written as its name alone,
+``task: masked_reconstruction``, or overridden as ``task=NAME``. The dataclasses below are the schema: every key,
 its type and its default. A recipe names only what differs from the defaults; command-line overrides
 ``section.key=value`` come last, their value parsed as YAML:
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from .._atomic import write_text
 from ..errors import ConfigError
 
 __all__ = [
@@ -41,9 +45,13 @@ __all__ = [
     "ModelConfig",
     "TrainConfig",
     "EvalConfig",
+    "TaskConfig",
     "Config",
     "load_config",
     "save_config",
+    "RECIPES_DIR",
+    "list_recipes",
+    "find_recipe",
     "parse_override",
 ]
 
@@ -128,8 +136,13 @@ class TrainConfig:
     grad_accum: int = 1
     #: Clip the gradients' global L2 norm to this value (``null``: no clipping).
     clip_grad_norm: float | None = None
-    #: ``32``: float32; ``bf16``: bfloat16 autocast (CPU and recent GPUs), float32 weights.
-    precision: Literal["32", "bf16"] = "32"
+    #: ``32``: float32; ``bf16``: bfloat16 autocast, float32 weights; ``auto``: ``bf16`` where the hardware
+    #: computes in bfloat16 natively (CPUs with AVX512-BF16 or AMX, CUDA GPUs with bf16), else ``32``.
+    precision: Literal["auto", "32", "bf16"] = "auto"
+    #: Layout of the weights and clips: ``channels_last_3d`` (channels innermost, the layout oneDNN and cuDNN
+    #: convolve fastest), ``contiguous`` (torch's default), or ``auto``: ``channels_last_3d`` whenever the
+    #: resolved precision is ``bf16``, else ``contiguous``.
+    memory_format: Literal["auto", "channels_last_3d", "contiguous"] = "auto"
     #: ``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``mps``.
     accelerator: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     seed: int = 0
@@ -157,6 +170,17 @@ class EvalConfig:
 
 
 @dataclass
+class TaskConfig:
+    """What is trained: a registered task (:func:`vidact.engine.tasks.list_tasks`) and its keyword arguments."""
+
+    #: ``classification`` (labels, cross-entropy, top-k) or ``masked_reconstruction`` (no labels: masked
+    #: tubelets of each clip are reconstructed from the rest).
+    name: str = "classification"
+    #: Arguments of the task's constructor besides the recipe (``{mask_ratio: 0.75}``).
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Config:
     """A complete recipe: one dataclass per section."""
 
@@ -164,6 +188,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """The recipe as plain nested dicts and lists (safe for YAML, JSON and ``weights_only`` loading)."""
@@ -180,6 +205,8 @@ class Config:
             _section(cfg, str(section), source)
             if entries is None:
                 continue
+            if section == "task" and isinstance(entries, str):
+                entries = {"name": entries}  # the shorthand `task: NAME`
             if not isinstance(entries, dict):
                 raise ConfigError(
                     f"{source}: section '{section}' must be a mapping of keys, got {_kind(entries)}"
@@ -190,12 +217,54 @@ class Config:
         return cfg
 
 
-_SECTIONS = ("data", "model", "train", "eval")
+_SECTIONS = ("data", "model", "train", "eval", "task")
+
+
+# -- shipped recipes -----------------------------------------------------------------------------------------------
+#: The recipes installed with vidact (``vidact/configs/*.yaml``; ``configs/`` of a checkout links to it).
+RECIPES_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+def list_recipes() -> dict[str, str]:
+    """The shipped recipes: name -> the first sentence of the comment at the top of the file."""
+    return {path.stem: _description(path) for path in sorted(RECIPES_DIR.glob("*.yaml"))}
+
+
+def find_recipe(name_or_path: str | os.PathLike) -> Path:
+    """A recipe file: ``name_or_path`` itself when it exists, else the shipped recipe of that name (with or
+    without ``.yaml``), else ``name_or_path`` (whose reading then fails with the shipped names listed)."""
+    path = Path(name_or_path)
+    if path.exists() or path.parent != Path("."):
+        return path
+    shipped = RECIPES_DIR / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
+    return shipped if shipped.is_file() else path
+
+
+def _description(path: Path) -> str:
+    """The first sentence of the recipe's leading comment block."""
+    words: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        text = line.lstrip("#").strip()
+        if not text:
+            break
+        words.extend(text.split())
+    text = " ".join(words)
+    end = _SENTENCE_END.search(text)
+    return text if end is None else text[: end.start() + 1]
+
+
+#: A full stop that ends a sentence: followed by a space, not closing an abbreviation ("et al.", "e.g.").
+_SENTENCE_END = re.compile(r"(?<!\bal)(?<!\be\.g)(?<!\bi\.e)\.(?= )")
 
 
 # -- loading and saving --------------------------------------------------------------------------------------------
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read a recipe (``None``: the defaults) and apply ``overrides`` (``"section.key=value"``) in order.
+
+    ``path`` is a YAML file, or the name of a shipped recipe (:func:`list_recipes`, ``vidact recipes``):
+    ``load_config("synthetic_simple3d")``.
 
     Raises:
         ConfigError: a missing or unparsable file, an unknown key, a value of the wrong type or out of range.
@@ -204,10 +273,12 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | tu
         cfg = Config()
     else:
         source = os.fspath(path)
+        path = find_recipe(path)
         try:
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ConfigError(f"{source}: no such recipe file") from None
+            shipped = ", ".join(list_recipes()) or "none"
+            raise ConfigError(f"{source}: no such recipe file (shipped recipes: {shipped})") from None
         except OSError as e:
             raise ConfigError(f"{source}: cannot read the recipe ({e.strerror or e})") from None
         try:
@@ -241,10 +312,9 @@ def parse_override(override: str) -> tuple[str, Any]:
 
 
 def save_config(cfg: Config, path: str | os.PathLike) -> None:
-    """Write the resolved recipe (every key, defaults included) as YAML; :func:`load_config` reads it back."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None), encoding="utf-8")
+    """Write the resolved recipe (every key, defaults included) as YAML, atomically; :func:`load_config` reads
+    it back."""
+    write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None))
 
 
 # -- checking ------------------------------------------------------------------------------------------------------
@@ -268,6 +338,8 @@ def _section(cfg: Config, name: str, source: str) -> Any:
 
 def _assign(cfg: Config, key: str, value: Any, source: str) -> None:
     """Set ``section.key`` (or ``section.key.entry`` of a mapping-valued key) to a checked ``value``."""
+    if key == "task":
+        key = "task.name"  # the shorthand `task=NAME`
     parts = key.split(".")
     if len(parts) < 2:
         raise ConfigError(f"{source}: unknown key '{key}'{_suggest(key, _all_keys())}; keys are section.key")
@@ -408,4 +480,10 @@ def _check_consistency(cfg: Config, source: str) -> None:
         )
 
 
-_SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig}
+_SECTION_TYPES = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "eval": EvalConfig,
+    "task": TaskConfig,
+}

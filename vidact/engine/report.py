@@ -4,7 +4,8 @@
     >>> save_confusion_matrix(m["confusion_matrix"], classes, "runs/x/confusion_matrix.png")
     >>> save_per_class_accuracy(m["confusion_matrix"], classes, "runs/x/per_class_accuracy.csv")
 
-Figures are drawn with matplotlib's object API on an Agg canvas (no pyplot, no display, no global state).
+Figures are drawn with matplotlib's object API on an Agg canvas (no pyplot, no display, no global state); both
+files are written atomically (:mod:`vidact._atomic`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from .._atomic import atomic_write
 from .metrics import per_class_accuracy
 
 __all__ = ["save_confusion_matrix", "save_per_class_accuracy"]
@@ -83,8 +84,8 @@ def save_confusion_matrix(
                     ax.text(
                         pred, true, f"{100 * rate:.0f}", ha="center", va="center", fontsize=8, color=color
                     )
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png")
 
 
 def save_per_class_accuracy(
@@ -100,8 +101,7 @@ def save_per_class_accuracy(
     """
     cm = _as_matrix(cm, classes)
     accuracy = per_class_accuracy(cm)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_write(path, "w") as f:
         writer = csv.writer(f)
         writer.writerow(["index", "class", "samples", "correct", "accuracy"])
         for k, name in enumerate(classes):

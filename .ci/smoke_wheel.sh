@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# A plain install works: build the wheel, install it into a fresh venv without the dev extras (torch from the
+# same pins as the Makefile), and run every command once on a tiny synthetic data set, from a folder outside the
+# checkout (so `import vidact` is the wheel's and `vidact train NAME` finds the shipped recipe).
+#
+#   .ci/smoke_wheel.sh            # about 3 minutes on 2 cores (most of it installing torch from a local wheel)
+#   SMOKE_DEMO=1 .ci/smoke_wheel.sh   # also `vidact demo --preset quick` (several minutes more)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+TORCH="torch==2.14.1 torchvision==0.29.1"
+work=$(mktemp -d "${TMPDIR:-/tmp}/vidact-smoke.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+step() { printf '\n== %s\n' "$*"; }
+
+step "build the wheel (from a copy of the tree: the build leaves nothing in the checkout)"
+mkdir "$work/src"
+tar --exclude=./.venv --exclude=./.git --exclude=./build --exclude=./dist --exclude='*.egg-info' \
+    --exclude=./benchmarks/.cache --exclude=./runs --exclude=./demo_out -cf - . |
+    tar -xf - -C "$work/src"
+$PYTHON -m venv "$work/build-env"
+"$work/build-env/bin/python" -m pip install -q --upgrade pip
+"$work/build-env/bin/python" -m pip wheel -q --no-deps -w "$work/dist" "$work/src"
+wheel=$(ls "$work"/dist/vidact-*.whl)
+unzip -l "$wheel" | grep -q "vidact/configs/synthetic_simple3d.yaml" || { echo "the wheel lacks the recipes"; exit 1; }
+
+step "install it into a clean venv (no dev extras)"
+$PYTHON -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install -q --upgrade pip
+# shellcheck disable=SC2086
+"$work/venv/bin/python" -m pip install -q "$wheel" $TORCH 'numpy<2'
+vidact="$work/venv/bin/vidact"
+cd "$work"  # away from the checkout
+"$work/venv/bin/python" -c "import vidact, sys; assert '$work' in vidact.__file__, vidact.__file__"
+
+export VIDACT_OFFLINE=1  # as the tests: nothing here opens a connection
+step "vidact --help, models, recipes, weights list"
+"$vidact" --help >/dev/null
+"$work/venv/bin/python" -m vidact --help >/dev/null  # torchrun's entry point
+"$vidact" models | grep -q r2plus1d_18
+"$vidact" recipes | grep -q synthetic_simple3d
+"$vidact" weights list >/dev/null
+
+step "vidact synth (tiny)"
+"$vidact" synth data --train 4 --val 2 --test 2 --size 32 --frames 8 --pair slide --workers 1 >/dev/null
+video=$(ls data/test/*/*.mp4 | head -1)
+"$vidact" info "$video" >/dev/null
+
+step "vidact train synthetic_simple3d (the shipped recipe, by name; 1 epoch)"
+"$vidact" train synthetic_simple3d data.root=data data.clip_len=8 data.stride=1 data.batch_size=2 \
+    data.num_workers=0 train.epochs=1 --out run --no-progress
+test -f run/checkpoints/best.ckpt && test -f run/metrics.json
+
+step "vidact eval, predict, extract"
+"$vidact" eval run data --split test --clips 1 --crops 1 --json eval.json >/dev/null
+test -s eval.json
+"$vidact" predict "$video" --model run --json pred.json >/dev/null
+test -s pred.json
+"$vidact" extract features data/test --model run --out features >/dev/null
+ls features | grep -q "\.features\.json"
+
+if [[ "${SMOKE_DEMO:-0}" == 1 ]]; then
+    step "vidact demo --preset quick"
+    "$vidact" demo --preset quick --out demo --no-progress
+    test -s demo/results.json
+fi
+printf '\nsmoke test of the wheel: every command ran\n'

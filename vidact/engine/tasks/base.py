@@ -1,0 +1,298 @@
+"""What a task is: everything the training loop does not know.
+
+The loop (:mod:`vidact.engine.loop`) owns the process group, the batch order, the random state, the optimizer,
+gradient accumulation, precision, checkpoints and logging. A :class:`Task` owns the rest:
+
+=========================  ===========================================================================================
+``build_data``             its training and validation datasets and their collate function (:class:`TaskData`)
+``outputs``                the names of the model's outputs (class names for classification), stored in checkpoints
+``build_model``            its network (a registry model, or one built around it)
+``training_step``          forward and loss: a dict of named scalar losses; the loop backpropagates their sum
+``validation_step``        per-sample outputs of a validation batch ([B, ...] tensors); the loop gathers them
+``validation_metrics``     the metrics of the whole validation set, from the gathered outputs
+``summary``, ``reports``   its entries of ``metrics.json`` and its report files (confusion matrix, ...)
+=========================  ===========================================================================================
+
+A batch is a dict (the collate function's); the loop moves its tensors to the device (5-D float ones, clips, in
+the run's memory format) before a step. Randomness of a step (mixup, masks) comes from the ``rng`` the loop
+passes, a function of (seed, epoch, batch, rank): a resumed run draws the same.
+
+A task's class attributes declare the columns of ``metrics.csv``: ``train_loss`` (the total), ``train_<name>``
+for each loss when there are several, ``train_<stat>`` for each of ``train_stats`` (per-sample means of the sums a
+step returns), ``val_<metric>`` for each of ``val_metrics``. ``monitor`` picks the best epoch.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import operator
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from ...data.datasets import ClipSampler, VideoClipDataset, build_dataset
+from ...data.transforms import eval_transform, train_transform
+from ...errors import ConfigError, DatasetError
+from ...models import get_builder, model_card
+from ...models.weights import load_pretrained
+from ..config import Config, DataConfig, ModelConfig
+
+__all__ = ["Task", "TaskData", "StepOutput", "build_network", "video_datasets"]
+
+Batch = dict[str, Any]
+
+
+@dataclass
+class TaskData:
+    """A task's data.
+
+    Attributes:
+        train: the training set (map-style; ``set_epoch(epoch)``, when it has one, is called before each epoch,
+            so that it draws each item from (seed, epoch, index)).
+        val: the validation set, or ``None``.
+        collate: items -> a batch dict (the DataLoader's ``collate_fn``).
+    """
+
+    train: Dataset
+    val: Dataset | None
+    collate: Callable[[list[Any]], Batch]
+
+
+@dataclass
+class StepOutput:
+    """What one training step computed.
+
+    Attributes:
+        losses: named scalar losses (each a mean over the batch); the loop backpropagates their sum.
+        size: samples in the batch (the weight of this batch in the epoch's means).
+        stats: sums over the batch's samples of per-sample quantities the task declared in ``train_stats``
+            (``{"acc": number correct}``); the epoch reports each divided by the samples.
+    """
+
+    losses: dict[str, Tensor]
+    size: int
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> Tensor:
+        """The sum of the losses (the one loss itself when there is one)."""
+        return functools.reduce(operator.add, self.losses.values())
+
+
+class Task(ABC):
+    """A kind of training: its data, network, losses, metrics and reports (see the module docstring).
+
+    Subclasses are registered with :func:`vidact.engine.tasks.register_task` and built from a recipe as
+    ``Task(config, **config.task.kwargs)``.
+    """
+
+    #: The recipe's ``task.name``.
+    name: ClassVar[str]
+    #: Names of the losses ``training_step`` returns, in order.
+    loss_names: ClassVar[tuple[str, ...]]
+    #: Per-sample training quantities whose sums ``training_step`` returns (reported as ``train_<stat>``).
+    train_stats: ClassVar[tuple[str, ...]] = ()
+    #: Scalar validation metrics recorded per epoch (as ``val_<metric>``).
+    val_metrics: ClassVar[tuple[str, ...]] = ()
+    #: The validation metric that picks the best epoch, and whether higher is better.
+    monitor: ClassVar[str]
+    higher_is_better: ClassVar[bool] = True
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.data: TaskData | None = None
+
+    # -- what the loop calls ------------------------------------------------------------------------------------
+    @classmethod
+    def history_columns(cls) -> tuple[str, ...]:
+        """The columns of ``metrics.csv``, in order."""
+        losses = [f"train_{name}" for name in cls.loss_names] if len(cls.loss_names) > 1 else []
+        return (
+            "epoch",
+            "step",
+            "lr",
+            "train_loss",
+            *losses,
+            *(f"train_{stat}" for stat in cls.train_stats),
+            *(f"val_{metric}" for metric in cls.val_metrics),
+            "time",
+        )
+
+    @abstractmethod
+    def build_data(self, *, seed: int, validate: bool, progress: bool) -> TaskData:
+        """The datasets (the validation one only when ``validate``); called once, before :meth:`build_model`."""
+
+    @property
+    @abstractmethod
+    def outputs(self) -> list[str]:
+        """Names of the model's outputs, index = output (the checkpoint's ``classes``)."""
+
+    @abstractmethod
+    def build_model(self) -> nn.Module:
+        """The network, with the recipe's pretrained weights if any (torch's generator is seeded before)."""
+
+    @abstractmethod
+    def training_step(self, model: nn.Module, batch: Batch, rng: np.random.Generator) -> StepOutput:
+        """Forward and loss of one training batch. ``model`` runs under the run's precision."""
+
+    @abstractmethod
+    def validation_step(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
+        """Per-sample outputs of one validation batch: equal-length [B, ...] tensors (run under autocast)."""
+
+    @abstractmethod
+    def validation_metrics(self, outputs: dict[str, Tensor]) -> dict[str, Any]:
+        """Metrics of the whole validation set from its gathered outputs ([N, ...] each, in dataset order, on
+        the CPU). Holds at least ``val_metrics``; everything in it must be JSON-serialisable."""
+
+    def is_better(self, metrics: dict[str, Any], best: dict[str, Any] | None) -> bool:
+        """Whether ``metrics`` beat the best epoch's (strictly; the first epoch always does)."""
+        if best is None:
+            return True
+        now, then = metrics[self.monitor], best[self.monitor]
+        return now > then if self.higher_is_better else now < then
+
+    def describe(self, metrics: dict[str, Any]) -> str:
+        """The validation part of an epoch's console line."""
+        return "val " + " ".join(f"{name} {metrics[name]:.4f}" for name in self.val_metrics)
+
+    def failures(self, batch: Batch) -> Iterator[tuple[str, str]]:
+        """(path, reason) of each unreadable video an item of ``batch`` replaced (vidact's video datasets put
+        them in ``meta["skipped"]``)."""
+        for meta in batch.get("meta", ()):
+            for failure in meta.get("skipped", ()):
+                yield failure.path, failure.reason
+
+    def summary(self, best: dict[str, Any] | None) -> dict[str, Any]:
+        """The task's entries of ``metrics.json``: the unreadable videos of each split."""
+        assert self.data is not None
+        return {
+            "bad_videos": {
+                split: [{"path": p, "reason": r} for p, r in getattr(dataset, "bad_videos", [])]
+                for split, dataset in (("train", self.data.train), ("val", self.data.val))
+            }
+        }
+
+    def write_reports(self, run_dir: Path, best: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Report files of the best epoch in ``run_dir`` (none by default)."""
+
+
+# -- shared pieces ---------------------------------------------------------------------------------------------------
+def _samplers(data: DataConfig) -> tuple[ClipSampler, ClipSampler]:
+    """(training, validation) clip samplers of the recipe."""
+    if data.sampler == "segments":
+        return ClipSampler.segments(data.clip_len), ClipSampler.segments(data.clip_len, random=False)
+    return ClipSampler.random(data.clip_len, data.stride), ClipSampler.center(data.clip_len, data.stride)
+
+
+def video_datasets(
+    data: DataConfig, seed: int, validate: bool, progress: bool = True
+) -> tuple[VideoClipDataset, VideoClipDataset | None]:
+    """The recipe's training video dataset, and the validation one (same classes) when ``validate``.
+
+    Items are ``{"video": [3, T, H, W] float, "label": int, "meta": {...}}`` (:class:`VideoClipDataset`).
+
+    Raises:
+        ConfigError: no ``data.root``.
+        DatasetError: a missing or malformed dataset, or validation classes that differ from the training ones.
+    """
+    if not data.root:
+        raise ConfigError("data.root is not set: give the folder of the videos (data.root=PATH)")
+    train_sampler, val_sampler = _samplers(data)
+    options = {
+        "short_side": data.short_side,
+        "on_error": data.on_error,
+        "seed": seed,
+        "fold": data.fold,
+        "progress": progress,
+    }
+    train_set = build_dataset(
+        data.kind,
+        data.root,
+        data.train_split,
+        sampler=train_sampler,
+        annotations=data.annotations,
+        classes=data.classes,
+        transform=train_transform(
+            data.crop_size,
+            data.short_side,
+            crop=data.train_crop,
+            flip_p=data.flip_p,
+            normalize=data.normalize,
+        ),
+        **options,
+    )
+    if not validate:
+        return train_set, None
+    # The validation split must use the training labels; layouts with official split files fix them anyway.
+    classes = data.classes if data.classes or data.kind in ("ucf101", "hmdb51") else train_set.classes
+    val_set = build_dataset(
+        data.kind,
+        data.val_root or data.root,
+        data.val_split,
+        sampler=val_sampler,
+        annotations=data.val_annotations or data.annotations,
+        classes=classes,
+        transform=eval_transform(data.crop_size, data.short_side, normalize=data.normalize),
+        **options,
+    )
+    if val_set.classes != train_set.classes:
+        raise DatasetError(
+            f"{data.val_root or data.root}: the validation split has {len(val_set.classes)} classes and the "
+            f"training split {len(train_set.classes)}, or another order; give a label map (data.classes)"
+        )
+    return train_set, val_set
+
+
+def build_network(model: ModelConfig, num_outputs: int) -> nn.Module:
+    """The recipe's registry model with ``num_outputs`` outputs, ``model.kwargs`` checked against its builder's
+    signature first, initialised from ``model.pretrained`` when set (weights of another class count leave their
+    classifier out, with a warning that says so).
+
+    Raises:
+        ConfigError: an unknown model, ``model.kwargs`` the builder does not take, or a ``pretrained_layout``
+            without a converter for the model's family.
+        CheckpointError: pretrained weights that do not fit.
+    """
+    builder = get_builder(model.name)
+    signature = inspect.signature(builder)
+    try:
+        signature.bind(num_classes=num_outputs, **model.kwargs)
+    except TypeError as e:
+        takes = ", ".join(name for name in signature.parameters if name != "num_classes")
+        raise ConfigError(f"model.kwargs: {e} ({model.name} takes {takes})") from None
+    network = builder(num_classes=num_outputs, **model.kwargs)
+    if model.pretrained:
+        notice = load_pretrained(
+            network,
+            model.pretrained,
+            classifier=model_card(model.name).classifier,
+            converter=_pretrained_converter(model),
+        )
+        if notice is not None:
+            warnings.warn(notice, stacklevel=2)
+    return network
+
+
+def _pretrained_converter(model: ModelConfig) -> Callable[[dict[str, Tensor]], dict[str, Tensor]] | None:
+    """The converter of ``model.pretrained_layout`` to the model family's key names (``None``: vidact's)."""
+    from ...models.converters import get_converter
+
+    try:
+        return get_converter(model_card(model.name).family, model.pretrained_layout, model=model.name)
+    except ConfigError as e:
+        raise ConfigError(f"model.pretrained_layout: {e}") from None
+
+
+def per_sample_generator(seed: int, index: int) -> torch.Generator:
+    """A torch generator that is a function of (seed, sample index) only: validation draws that do not depend
+    on the batch or the process a sample lands in."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, index]).generate_state(1)[0]))
