@@ -499,7 +499,9 @@ def test_predict_by_name_offline_with_the_packaged_imagenet_weights(tmp_path) ->
     payload = json.loads(out.read_text())
     assert payload["model"] == "per_frame_efficientnet_lite0.imagenet"
     imagenet = set(label_names("imagenet1k"))
-    labels = [t["label"] for t in payload["top"]] + [t["label"] for w in payload["timeline"] for t in w["top"]]
+    labels = [t["label"] for t in payload["top"]] + [
+        t["label"] for w in payload["timeline"] for t in w["top"]
+    ]
     assert len(labels) >= 10 and all(label in imagenet for label in labels)
 
 
@@ -518,3 +520,23 @@ def test_eval_by_name_uses_the_weights_preset_classes_and_views(tmp_path) -> Non
     assert (result.num_clips, result.num_crops) == (entry.preset.num_clips, entry.preset.num_crops)
     assert result.scores.shape == (4, 1000)
     np.testing.assert_allclose(result.scores.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_fine_tuning_starts_from_published_weights_by_name(server, monkeypatch, tmp_path) -> None:
+    from vidact.engine.config import ModelConfig
+    from vidact.engine.tasks.base import build_network
+
+    reference, data = _torchvision_r2plus1d(tmp_path)
+    name = _publish(monkeypatch, "r2plus1d_18", data)
+    server.files[_url_path(name)] = data
+    with pytest.warns(
+        UserWarning, match=r"r2plus1d_18.kinetics400: 400 classes in the weights and 5 in the model"
+    ):
+        network = build_network(ModelConfig(name="r2plus1d_18", pretrained=name), 5)
+    expected = build_model(name, weights=True).state_dict()  # torchvision's weights, converted
+    for key, value in network.state_dict().items():
+        if not key.startswith("fc."):
+            assert torch.equal(value, expected[key]), key
+    assert network.fc.out_features == 5
+    with pytest.raises(ConfigError, match="are weights of r2plus1d_18, not of r3d_18"):
+        build_network(ModelConfig(name="r3d_18", pretrained=name), 5)

@@ -103,8 +103,9 @@ class ModelConfig:
     name: str = "simple3d"
     #: Builder arguments besides ``num_classes`` (``{widths: [16, 32, 64, 128], dropout: 0.3}``).
     kwargs: dict[str, Any] = field(default_factory=dict)
-    #: Initial weights: a vidact checkpoint or a state_dict file (published weights: see pretrained_layout).
-    #: Weights trained on another number of classes load without their classifier (a notice says so).
+    #: Initial weights: published weights by name (``r2plus1d_18.kinetics400``, downloaded on first use), a vidact
+    #: checkpoint, or a state_dict file (published layouts: see pretrained_layout). Weights trained on another
+    #: number of classes load without their classifier (a notice says so).
     pretrained: str | None = None
     #: Key names of ``pretrained``: ``vidact``, or a published layout converted on load (``torchvision`` and
     #: ``pytorchvideo`` for the resnet3d family, ``pytorchvideo`` and ``pyslowfast`` for SlowFast).

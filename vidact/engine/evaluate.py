@@ -30,7 +30,6 @@ Videos that cannot be decoded are left out and listed in :attr:`EvalResult.faile
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,7 +41,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .._atomic import atomic_write
+from .._atomic import write_json
 from ..data.datasets import VideoClipDataset, build_dataset, collate_clips
 from ..data.datasets.samples import class_lookup
 from ..data.presets import Preset
@@ -204,27 +203,6 @@ class EvalResult:
         return out
 
 
-def write_json(payload: Any, path: str | os.PathLike) -> None:
-    """Write ``payload`` as JSON to ``path`` atomically: a temporary file beside it, then a rename, so an error or
-    a kill never leaves a half-written file. One entry a line, except lists of numbers or strings, which keep one
-    line each (a 400-class confusion matrix is 400 lines, not 160,000)."""
-    text = _format_json(payload) + "\n"
-    with atomic_write(path, "w") as f:
-        f.write(text)
-
-
-def _format_json(value: Any, level: int = 0) -> str:
-    outer, inner = "  " * level, "  " * (level + 1)
-    if isinstance(value, Mapping) and value:
-        entries = [f"{inner}{json.dumps(str(k))}: {_format_json(v, level + 1)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(entries) + f"\n{outer}}}"
-    if isinstance(value, (list, tuple)) and any(isinstance(v, (Mapping, list, tuple)) for v in value):
-        entries = [f"{inner}{_format_json(v, level + 1)}" for v in value]
-        return "[\n" + ",\n".join(entries) + f"\n{outer}]"
-    return json.dumps(value)
-
-
-# -- evaluation ----------------------------------------------------------------------------------------------
 def match_classes(
     dataset_classes: Sequence[str], labels: Sequence[int], model_classes: Sequence[str], where: str
 ) -> np.ndarray:

@@ -51,8 +51,7 @@ class C3D(LinearClassifier, nn.Module):
         num_classes: number of logits (487 for Sports-1M, the published training set).
         dropout: dropout probability after fc6 and after fc7.
         batch_norm: a BatchNorm after every convolution (``conv1a.conv``, ``conv1a.bn``, ...), as mmaction2's
-            C3D offers (``norm_cfg``); the original network has none. Trained from scratch on small data, the
-            original stays at chance for hundreds of steps where the BN variant learns (configs/synthetic_c3d.yaml).
+            C3D offers (``norm_cfg``); the original network has none.
     """
 
     classifier_attr = "fc8"

@@ -271,15 +271,42 @@ def build_network(model: ModelConfig, num_outputs: int) -> nn.Module:
         raise ConfigError(f"model.kwargs: {e} ({model.name} takes {takes})") from None
     network = builder(num_classes=num_outputs, **model.kwargs)
     if model.pretrained:
+        weights, converter, source = _pretrained(model)
         notice = load_pretrained(
             network,
-            model.pretrained,
+            weights,
             classifier=model_card(model.name).classifier,
-            converter=_pretrained_converter(model),
+            converter=converter,
+            source=source,
         )
         if notice is not None:
             warnings.warn(notice, stacklevel=2)
     return network
+
+
+def _pretrained(
+    model: ModelConfig,
+) -> tuple[Any, Callable[[dict[str, Tensor]], dict[str, Tensor]] | None, str]:
+    """``model.pretrained`` as (weights, converter, name): published weights by name (fetched into the cache,
+    read in their layout) or a file (in ``model.pretrained_layout``).
+
+    Raises:
+        ConfigError: published weights of another model, or an unknown name.
+        CheckpointError: weights that cannot be downloaded or read.
+    """
+    from ...models import hub
+    from ...models.converters import get_converter, read_layout
+
+    name = str(model.pretrained)
+    if not hub.is_weights_name(name) or Path(name).exists():
+        return name, _pretrained_converter(model), name
+    published = hub.get_weights(name)
+    if published.card.name != model.name:
+        raise ConfigError(
+            f"model.pretrained: {name} are weights of {published.card.name}, not of {model.name}"
+        )
+    state = dict(read_layout(published.entry.layout, hub.fetch(published)))
+    return state, get_converter(published.card.family, published.entry.layout, model=model.name), name
 
 
 def _pretrained_converter(model: ModelConfig) -> Callable[[dict[str, Tensor]], dict[str, Tensor]] | None:
