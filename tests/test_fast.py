@@ -358,8 +358,8 @@ def test_float32_modules_run_in_float32_inside_the_bf16_fast_path() -> None:
     fast = optimize_for_inference(model)
     assert fast.float32_modules == ("stages.0.0",)
     assert isinstance(fast.model.stages[0][0], Float32Island)
-    assert fast.model.stages[0][0].module[0].weight.dtype == torch.float32
-    assert fast.model.stages[0][1][0].weight.dtype == torch.bfloat16
+    assert fast.model.stages[0][0].module.conv.weight.dtype == torch.float32
+    assert fast.model.stages[0][1].conv.weight.dtype == torch.bfloat16
     x = torch.randn(2, 3, 8, 32, 32, generator=torch.Generator().manual_seed(0))
     # With every layer that holds weights in float32, the bfloat16 fast path computes in float32 throughout.
     everything = optimize_for_inference(model, float32_modules=["stages", "fc", "stages.1"])

@@ -85,8 +85,11 @@ def offline() -> bool:
 
 
 def list_weights(pattern: str | None = None) -> list[PublishedWeights]:
-    """Every published weights entry of every registered model, by name; ``pattern`` is a glob on the model."""
-    return [PublishedWeights(card, w) for card in map(model_card, list_models(pattern)) for w in card.weights]
+    """Every published weights entry of every registered model, by name; ``pattern`` is a glob on the model.
+    (A model registered without a card has no published weights.)"""
+    from .registry import _CARDS
+
+    return [PublishedWeights(_CARDS[n], w) for n in list_models(pattern) if n in _CARDS for w in _CARDS[n].weights]
 
 
 def is_weights_name(name: str) -> bool:
