@@ -93,9 +93,10 @@ def list_weights(pattern: str | None = None) -> list[PublishedWeights]:
 
 
 def is_weights_name(name: str) -> bool:
-    """``name`` has the catalogue's ``<model>.<tag>`` form (a model name never contains a dot)."""
+    """``name`` has the catalogue's ``<model>.<tag>`` form with a registered model (so ``weights.pth`` or
+    ``best.ckpt`` is a file name, not a weights name; a model name never contains a dot)."""
     model, dot, tag = str(name).partition(".")
-    return bool(dot) and bool(model) and bool(tag) and "/" not in name and os.sep not in name
+    return bool(dot and tag) and "/" not in name and os.sep not in name and model in list_models()
 
 
 def get_weights(name: str) -> PublishedWeights:
