@@ -33,6 +33,7 @@ from vidact.extract import (
 from vidact.io import VideoReader
 from vidact.io.writer import write_video
 from vidact.models import build_model
+from vidact.models.weights import read_checkpoint
 
 FPS = 8.0
 SIZE = 32
@@ -346,7 +347,7 @@ def test_features_are_the_model_on_each_window_clip(window, stride, starts, offs
     features, timestamps = np.load(tmp_path / "v1.features.npy"), np.load(tmp_path / "v1.timestamps.npy")
     np.testing.assert_allclose(timestamps, [[s / FPS, (s + window) / FPS] for s in starts], atol=1e-9)
 
-    checkpoint = torch.load(ckpt, weights_only=False)
+    checkpoint = read_checkpoint(ckpt)  # weights only, as vidact reads every checkpoint
     net = build_model("simple3d", num_classes=3, **checkpoint["model_kwargs"])
     net.load_state_dict(checkpoint["state_dict"])
     net.eval()
