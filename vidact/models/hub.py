@@ -349,10 +349,12 @@ def load_file(
     card = model_card(model)
     path = os.fspath(path)
     candidates = [layout] if layout is not None else _layouts_of(card)
+    raw, _ = read_state_dict(path)  # read the file once; each candidate layout converts this
     first_error: CheckpointError | None = None
     for candidate in candidates:
         try:
-            state, _ = read_state_dict(path, converter=get_converter(card.family, candidate, model=model))
+            converter = get_converter(card.family, candidate, model=model)
+            state, _ = read_state_dict(raw, converter=converter, source=path)
             classes = (
                 num_classes
                 if num_classes is not None
