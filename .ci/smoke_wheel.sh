@@ -22,7 +22,15 @@ $PYTHON -m venv "$work/build-env"
 "$work/build-env/bin/python" -m pip install -q --upgrade pip
 "$work/build-env/bin/python" -m pip wheel -q --no-deps -w "$work/dist" "$work/src"
 wheel=$(ls "$work"/dist/vidact-*.whl)
-unzip -l "$wheel" | grep -q "vidact/configs/synthetic_simple3d.yaml" || { echo "the wheel lacks the recipes"; exit 1; }
+# (python's zipfile, not `unzip -l | grep -q`: CI may lack unzip, and grep -q closing the pipe early makes
+# unzip die of SIGPIPE, which pipefail reports as a failure)
+"$PYTHON" - "$wheel" <<'PY' || { echo "the wheel lacks the recipes or the label lists"; exit 1; }
+import sys, zipfile
+names = set(zipfile.ZipFile(sys.argv[1]).namelist())
+need = ["vidact/configs/synthetic_simple3d.yaml", "vidact/models/labels/kinetics400.txt"]
+missing = [n for n in need if n not in names]
+sys.exit(f"missing in the wheel: {missing}" if missing else 0)
+PY
 
 step "install it into a clean venv (no dev extras)"
 $PYTHON -m venv "$work/venv"
@@ -37,8 +45,9 @@ export VIDACT_OFFLINE=1  # as the tests: nothing here opens a connection
 step "vidact --help, models, recipes, weights list"
 "$vidact" --help >/dev/null
 "$work/venv/bin/python" -m vidact --help >/dev/null  # torchrun's entry point
-"$vidact" models | grep -q r2plus1d_18
-"$vidact" recipes | grep -q synthetic_simple3d
+# `grep >/dev/null`, not `grep -q`: -q stops reading at the first match and the writer may die of SIGPIPE
+"$vidact" models | grep r2plus1d_18 >/dev/null
+"$vidact" recipes | grep synthetic_simple3d >/dev/null
 "$vidact" weights list >/dev/null
 
 step "vidact synth (tiny)"
@@ -60,7 +69,7 @@ test -s pred.json
 "$vidact" predict "$video" --model per_frame_efficientnet_lite0.imagenet --json imagenet.json >/dev/null
 grep -q '"label"' imagenet.json
 "$vidact" extract features data/test --model run --out features >/dev/null
-ls features | grep -q "\.features\.json"
+ls features | grep "\.features\.json" >/dev/null
 
 if [[ "${SMOKE_DEMO:-0}" == 1 ]]; then
     step "vidact demo --preset quick"

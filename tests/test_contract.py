@@ -29,8 +29,13 @@ def test_the_contract_covers_every_family() -> None:
 
 
 def _clips(name: str, batch: int = 2) -> torch.Tensor:
-    channels = model_card(name).input_size[0]
-    return torch.randn(batch, channels, FRAMES, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+    """Clips [B, C, T, H, W] for video models; joints [B, M, T, V, C] for skeleton models."""
+    card = model_card(name)
+    generator = torch.Generator().manual_seed(1)
+    if card.modality == "skeleton":
+        channels, frames, joints, persons = card.input_size
+        return torch.randn(batch, persons, min(frames, 2 * FRAMES), joints, channels, generator=generator)
+    return torch.randn(batch, card.input_size[0], FRAMES, SIZE, SIZE, generator=generator)
 
 
 def _randomise_norms_(model: nn.Module) -> nn.Module:
@@ -84,6 +89,8 @@ def test_features_head_and_classifier(name: str) -> None:
     assert logits.shape == (2, 5) and model.num_classes == 5
     assert pooled.shape == (2, model.num_features)
     maps = features if isinstance(features, list) else [features]
+    if card.modality == "skeleton":  # [B, M, D, T', V]: per person, time and joint
+        assert all(m.ndim == 5 and m.shape[1] == x.shape[1] and m.shape[4] == x.shape[3] for m in maps)
     for m in maps:  # unpooled: the batch first, more than a pooled [B, D]
         assert m.shape[0] == 2 and m.ndim >= 3, (name, m.shape)
 
@@ -131,6 +138,11 @@ def test_channels_last_3d_and_bf16(name: str) -> None:
     x = _clips(name)
     with torch.no_grad():
         reference = model(x)
+        if model_card(name).modality == "skeleton":  # no image memory format: bf16 only
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                low = model(x)
+            assert (low.float() - reference).abs().max() <= 0.1 * reference.abs().max()
+            return
         five_d = all(p.ndim != 4 for p in model.parameters())  # per-frame 2D backbones: channels_last
         model = model.to(memory_format=torch.channels_last_3d if five_d else torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last_3d)

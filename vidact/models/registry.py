@@ -128,7 +128,9 @@ class ModelCard:
 
     name: str
     family: str
-    input_size: tuple[int, int, int, int]  # (C, T, H, W) of one view
+    #: One input: (C, T, H, W) of a clip for video models; (C, T, V, M) (channels, frames, joints, persons)
+    #: for skeleton models, whose input tensor is [B, M, T, V, C].
+    input_size: tuple[int, int, int, int]
     frames: int
     frame_stride: int
     params: int | None = None
@@ -141,8 +143,13 @@ class ModelCard:
     #: The classifier's parameter prefix in the state_dict (``fc``, ``fc8``, ``logits``): the part of the
     #: weights left out when fine-tuning on another number of classes.
     classifier: str = "fc"
-    #: The model's input when no weights say otherwise (its published weights carry their own presets).
-    preset: Preset | None = None
+    #: The model's input when no weights say otherwise (its published weights carry their own presets): a
+    #: :class:`~vidact.data.presets.Preset` for video, a :class:`~vidact.data.skeleton.SkeletonPreset` for
+    #: skeletons.
+    preset: Preset | Any | None = None
+    #: ``"video"`` (clips [B, C, T, H, W]) or ``"skeleton"`` (joints [B, M, T, V, C], see
+    #: :mod:`vidact.data.skeleton`).
+    modality: str = "video"
 
     def default_preset(self) -> Preset:
         """The input of the first published weights, else :attr:`preset`, else one made from ``frames``,

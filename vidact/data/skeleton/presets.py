@@ -1,0 +1,79 @@
+"""How a skeleton model's input is made: :class:`SkeletonPreset`, the skeleton twin of
+:class:`vidact.data.presets.Preset`. Every skeleton weights entry carries one, so the same joints reach the
+model at prediction time as at training time (which layout, how many frames and how they are picked, how many
+person slots, in which coordinates)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ...errors import ConfigError
+from .layouts import get_layout
+
+__all__ = ["SkeletonPreset", "SAMPLERS", "COORDS"]
+
+#: ``uniform``: PYSKL's UniformSample — ``frames`` equal segments, one frame from each (a random one in
+#: training, a fixed one in testing). ``pad``: the first ``frames`` frames of the sequence zero-padded to
+#: ``pad_to`` (EfficientGCN: pad to 300, keep 288).
+SAMPLERS = ("uniform", "pad")
+
+#: ``image01``: x / width and y / height, in [0, 1] (MediaPipe's normalised image landmarks); ``pixels``:
+#: image coordinates in pixels; ``world``: metres in a camera's 3D space (Kinect v2's for NTU RGB+D: x to
+#: the right, y up, z away from the camera).
+COORDS = ("image01", "pixels", "world")
+
+
+@dataclass(frozen=True)
+class SkeletonPreset:
+    """How a skeleton model's joints are made.
+
+    Attributes:
+        layout: the skeleton layout (:func:`~vidact.data.skeleton.layouts.get_layout` name).
+        frames: T, the frames the model sees per sample.
+        sampler: one of :data:`SAMPLERS`.
+        persons: M, person (or hand) slots; missing ones are zeros.
+        coords: one of :data:`COORDS`.
+        channels: C, coordinates per joint (2: x, y; 3: x, y, z).
+        pad_to: ``pad`` sampler: the length sequences are zero-padded to before the first ``frames`` are kept.
+        num_clips: test views averaged per sample (``uniform`` sampler).
+    """
+
+    layout: str
+    frames: int
+    sampler: str = "uniform"
+    persons: int = 1
+    coords: str = "image01"
+    channels: int = 2
+    pad_to: int | None = None
+    num_clips: int = 1
+
+    def __post_init__(self) -> None:
+        get_layout(self.layout)
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(
+                f"skeleton preset: sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}"
+            )
+        if self.coords not in COORDS:
+            raise ConfigError(
+                f"skeleton preset: coords must be one of {', '.join(COORDS)}, got {self.coords!r}"
+            )
+        if self.frames < 1 or self.persons < 1 or self.channels not in (2, 3) or self.num_clips < 1:
+            raise ConfigError(
+                f"skeleton preset: frames, persons and num_clips >= 1 and channels 2 or 3, got frames={self.frames}, "
+                f"persons={self.persons}, channels={self.channels}, num_clips={self.num_clips}"
+            )
+        if self.pad_to is not None and self.pad_to < self.frames:
+            raise ConfigError(f"skeleton preset: pad_to={self.pad_to} < frames={self.frames}")
+
+    @property
+    def num_joints(self) -> int:
+        """V of the layout."""
+        return get_layout(self.layout).num_joints
+
+    def input_shape(self, batch: int = 1) -> tuple[int, int, int, int, int]:
+        """The model input's shape [N, M, T, V, C]."""
+        return (batch, self.persons, self.frames, self.num_joints, self.channels)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
