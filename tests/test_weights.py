@@ -20,6 +20,7 @@ import torchvision.models.video as tv_video
 from typer.testing import CliRunner
 
 from vidact.cli import app
+from vidact.data.skeleton import SkeletonPreset
 from vidact.errors import CheckpointError, ConfigError
 from vidact.models import build_model, hub, model_card
 from vidact.models import registry as registry_module
@@ -48,6 +49,8 @@ def test_every_entry_is_complete_and_loadable_in_principle() -> None:
         "i3d_r50.kinetics400",
         "i3d_inception_v1.kinetics400_imagenet",
         "per_frame_efficientnet_lite0.imagenet",
+        "efficientgcn_b0.ntu60",
+        "stgcnpp_hand.hagrid",
     } <= names
     for w in entries:
         e = w.entry
@@ -55,7 +58,11 @@ def test_every_entry_is_complete_and_loadable_in_principle() -> None:
         assert e.bundled is not None or all(f.url.startswith("https://") for f in e.files), w.name
         assert len(label_names(e.labels, e.num_classes)) == e.num_classes, w.name
         assert e.layout == "vidact" or (w.card.family, e.layout) in CONVERTERS, w.name
-        assert e.preset.crop_size <= min(e.preset.resize or (e.preset.short_side,)), w.name
+        if w.card.modality == "skeleton":
+            assert isinstance(e.preset, SkeletonPreset) and e.preset.layout, w.name
+            assert w.card.input_size[0] == e.preset.channels, w.name
+        else:
+            assert e.preset.crop_size <= min(e.preset.resize or (e.preset.short_side,)), w.name
 
 
 def test_label_lists_are_the_official_ones() -> None:
@@ -297,6 +304,15 @@ def test_truncated_server_error_and_offline(server, monkeypatch, tmp_path) -> No
     with pytest.raises(CheckpointError, match=r"\(VIDACT_OFFLINE is set\)"):
         hub.fetch(name, progress=False)
     assert len(server.requests) == before  # not even one connection
+
+
+def test_weights_published_on_a_page_say_how_to_add_them_by_hand(monkeypatch) -> None:
+    monkeypatch.delenv("VIDACT_OFFLINE")  # the refusal comes first, whatever the network
+    with pytest.raises(CheckpointError, match="cannot be downloaded automatically") as caught:
+        hub.fetch("efficientgcn_b0.ntu60", progress=False)
+    assert "vidact weights add efficientgcn_b0.ntu60 FILE" in str(caught.value) and "drive.google" in str(
+        caught.value
+    )
 
 
 def test_weights_add_checks_the_file_and_its_layout(monkeypatch, tmp_path) -> None:

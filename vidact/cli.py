@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import VidactError
+from .errors import ConfigError, VidactError
 
 app = typer.Typer(
     name="vidact",
@@ -111,7 +111,11 @@ def info(
 def synth(
     root: Annotated[Path, typer.Argument(help="Output folder (created; must be empty unless --overwrite).")],
     kind: Annotated[
-        str, typer.Option(help="'temporal' (time-reversed pairs) or 'scene' (scene-biased).")
+        str,
+        typer.Option(
+            help="'temporal' (time-reversed pairs) or 'scene' (scene-biased) videos; 'skeleton': joint "
+            "trajectories (root/annotations.pkl, PYSKL's layout)."
+        ),
     ] = "temporal",
     train: Annotated[int, typer.Option(help="Videos per class in the train split.")] = 50,
     val: Annotated[int, typer.Option(help="Videos per class in the val split.")] = 10,
@@ -129,9 +133,49 @@ def synth(
     overwrite: Annotated[
         bool, typer.Option(help="Replace a folder written by an earlier `vidact synth`.")
     ] = False,
+    dims: Annotated[
+        int, typer.Option(help="Skeleton: 3 (camera-space metres) or 2 (pixels of a 1920x1080 image).")
+    ] = 3,
+    layout: Annotated[str, typer.Option(help="Skeleton: joint layout, ntu25 or coco17.")] = "ntu25",
+    lengths: Annotated[
+        tuple[int, int], typer.Option(help="Skeleton: shortest and longest sequence, frames at 30 fps.")
+    ] = (48, 96),
+    joint_noise: Annotated[
+        float, typer.Option(help="Skeleton: joint jitter standard deviation, metres.")
+    ] = 0.01,
+    missing: Annotated[
+        float, typer.Option(help="Skeleton: probability of a joint to be missing in a frame.")
+    ] = 0.02,
+    max_yaw: Annotated[
+        float, typer.Option(help="Skeleton: largest turn of the body away from the camera, degrees.")
+    ] = 60.0,
 ) -> None:
     """Write a synthetic action dataset (root/<split>/<class>/*.mp4) that per-frame models cannot solve
-    (kind=temporal) or that one frame solves (kind=scene)."""
+    (kind=temporal) or that one frame solves (kind=scene); or skeleton sequences of actions that differ only
+    in motion, two pairs of them time-reversed (kind=skeleton)."""
+    if kind == "skeleton":
+        from .data.synth.skeleton import synthesize_skeletons
+        from .errors import ConfigError
+
+        if pairs:
+            raise ConfigError("--pair chooses pairs of videos; it does not apply to --kind skeleton")
+        made = synthesize_skeletons(
+            root,
+            samples_per_class={"train": train, "val": val, "test": test},
+            layout=layout,
+            dims=dims,  # type: ignore[arg-type]
+            frames=lengths,
+            noise=joint_noise,
+            missing=missing,
+            max_yaw=max_yaw,
+            seed=seed,
+            overwrite=overwrite,
+        )
+        console.print(
+            f"wrote {made.num_samples} skeleton sequences of {len(made.classes)} classes to {made.annotations}",
+            soft_wrap=True,
+        )
+        return
     from .data.synth import synthesize
 
     info = synthesize(
@@ -298,21 +342,49 @@ def predict(
     ] = None,
     plot: Annotated[Path | None, typer.Option(help="Chart the top classes' scores over time (PNG).")] = None,
     device: Annotated[str, typer.Option(help="Where the model runs: cpu, cuda, cuda:1, mps.")] = "cpu",
+    pose: Annotated[
+        Path | None,
+        typer.Option(
+            help="Skeleton models: the video's pose extracted beforehand (`vidact extract pose`, .pkl or .npz) "
+            "instead of extracting it now."
+        ),
+    ] = None,
 ) -> None:
-    """Top labels of a video and a timeline of sliding windows; the video's scores are the windows' mean."""
+    """Top labels of a video and a timeline of sliding windows; the video's scores are the windows' mean (for
+    skeleton models, efficientgcn_b0.ntu60 or stgcnpp_hand.hagrid: the pose is extracted first, and the whole
+    sequence is scored as one)."""
+    from .data.skeleton import SkeletonPreset
     from .infer.predict import load_predictor, predict_video, save_json
 
     predictor = load_predictor(
         model, weights=weights, weights_layout=weights_layout, labels=labels, device=device
     )
-    prediction = predict_video(
-        predictor,
-        video,
-        window=window,
-        stride=stride,
-        sampling=sampling,  # type: ignore[arg-type]
-        frame_scores=plot is not None,
-    )
+    skeletal = isinstance(predictor.preset, SkeletonPreset)
+    if pose is not None and not skeletal:
+        raise ConfigError("--pose goes with a skeleton model (efficientgcn_b0.ntu60, stgcnpp_hand.hagrid, ...)")
+    if skeletal:
+        from .data.skeleton.formats import load_npz, load_pickle
+        from .infer.skeleton import predict_skeleton
+
+        if sampling is not None:
+            raise ConfigError("--sampling is for video models; a skeleton model samples as its preset says")
+        record = None
+        if pose is not None:
+            record = load_npz(pose) if pose.suffix == ".npz" else load_pickle(pose)
+            if not isinstance(record, dict) or "keypoint" not in record:
+                raise ConfigError(f"{pose}: not one pose record (a PYSKL annotation list is not one video's)")
+        prediction = predict_skeleton(
+            predictor, video, pose=record, window=window, stride=stride, progress=console.is_terminal
+        )
+    else:
+        prediction = predict_video(
+            predictor,
+            video,
+            window=window,
+            stride=stride,
+            sampling=sampling,  # type: ignore[arg-type]
+            frame_scores=plot is not None,
+        )
     if json_out is not None:
         save_json(prediction, json_out, top=top)
     if plot is not None:
@@ -325,7 +397,8 @@ def predict(
     for (start, end), scores in zip(prediction.windows, prediction.window_scores, strict=True):
         t.add_row(f"{start:.2f}-{end:.2f}", ", ".join(f"{k} {s:.2f}" for k, s in prediction.top(top, scores)))
     console.print(t)
-    t = Table(title="whole video (mean over windows)", title_justify="left")
+    whole = "whole sequence (the model on all of it)" if skeletal else "whole video (mean over windows)"
+    t = Table(title=whole, title_justify="left")
     t.add_column("label")
     t.add_column("score", justify="right")
     for label, score in prediction.top(top):

@@ -40,6 +40,7 @@ from ..models.weights import read_checkpoint
 
 __all__ = [
     "FORMAT",
+    "CLASSIFIER_TASKS",
     "CheckpointInfo",
     "atomic_save",
     "make_checkpoint",
@@ -49,6 +50,8 @@ __all__ = [
 ]
 
 FORMAT = "vidact.checkpoint/1"
+#: The tasks whose checkpoints are classifiers, which evaluation and prediction load.
+CLASSIFIER_TASKS = ("classification", "skeleton")
 _REQUIRED = ("format", "model_name", "model_kwargs", "num_classes", "classes", "state_dict", "config")
 
 
@@ -141,7 +144,7 @@ def load_model(run_or_ckpt: str | os.PathLike, which: str = "best") -> tuple[nn.
 
     ckpt, path = load_checkpoint(run_or_ckpt, which)
     task = ckpt.get("task", "classification")
-    if task != "classification":
+    if task not in CLASSIFIER_TASKS:
         raise CheckpointError(
             f"{path}: made by the {task} task, not a classifier: nothing to evaluate or predict"
         )

@@ -337,7 +337,10 @@ def evaluate(
 
     Args:
         run_or_ckpt: a run directory or a vidact checkpoint file; or published weights by name
-            (``r2plus1d_18.kinetics400``), evaluated with their preset and their test protocol's views.
+            (``r2plus1d_18.kinetics400``), evaluated with their preset and their test protocol's views. A run
+            of the ``skeleton`` task is evaluated on joint sequences
+            (:func:`~vidact.engine.tasks.skeleton.evaluate_skeleton`): ``data`` (or ``annotations``) is then
+            the annotation pickle or its folder, and ``kind`` and ``fold`` are not read.
         data: the dataset root.
         split: the split, as :data:`~vidact.data.datasets.DATASET_KINDS` says for ``kind``; for class folders a
             subfolder of ``data``, or ``""`` when ``data`` itself holds the class folders.
@@ -359,6 +362,26 @@ def evaluate(
         recipe = {**asdict(EvalConfig()), "num_clips": preset.num_clips, "num_crops": preset.num_crops}
     else:
         model, info = load_model(run_or_ckpt)
+        if (info.config.get("task") or {}).get("name") == "skeleton":  # joint sequences, not videos
+            from .tasks.skeleton import evaluate_skeleton
+
+            if num_crops not in (None, 1):
+                raise ConfigError(f"a skeleton model has no crops; got {num_crops}")
+            result = evaluate_skeleton(
+                model,
+                info.config,
+                info.classes,
+                annotations or data,
+                split=split,
+                num_clips=num_clips,
+                average=average,
+                batch_size=batch_size,
+                workers=workers,
+                device=device,
+                progress=progress,
+            )
+            result.checkpoint = str(info.path)
+            return result
         preset, classes, source = recipe_preset(info.config), info.classes, str(info.path)
         recipe = {**asdict(EvalConfig()), **(info.config.get("eval") or {})}
     split = recipe["split"] if split is None else split

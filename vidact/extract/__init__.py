@@ -11,6 +11,8 @@ video, a folder tree or a list file, in this process, a local process pool or a 
 * :mod:`~vidact.extract.inputs`: which videos an input holds, and their output names.
 * :mod:`~vidact.extract.runner`: :func:`extract` — skip what is done, write atomically, list failures, report.
 * :mod:`~vidact.extract.features`: the ``features`` kind (a recognition model over sliding windows).
+* :mod:`~vidact.extract.pose`: the ``pose`` kind (MediaPipe body or hand landmarks, PYSKL ``.pkl`` and ``.npz``;
+  the optional extra ``vidact[pose]``, imported only when a video is extracted).
 
 A new kind is an :class:`Extractor` and a factory registered with :func:`register_extractor`.
 """
@@ -18,6 +20,7 @@ A new kind is an :class:`Extractor` and a factory registered with :func:`registe
 from .base import Extractor, build_extractor, list_extractors, output_key, register_extractor, video_digest
 from .features import FeatureExtractor, WindowFeatures, feature_extractor, window_features
 from .inputs import Video, find_videos
+from .pose import NoPoseWarning, PoseExtractor, collect_annotations, extract_pose, pose_extractor
 from .runner import ExtractionReport, Failure, Outcome, array_path, extract, process_video, record_path
 
 __all__ = [
@@ -40,4 +43,9 @@ __all__ = [
     "window_features",
     "FeatureExtractor",
     "feature_extractor",
+    "NoPoseWarning",
+    "extract_pose",
+    "PoseExtractor",
+    "pose_extractor",
+    "collect_annotations",
 ]

@@ -49,6 +49,10 @@ class Extractor(Protocol):
 
     It must pickle cheaply (it travels to every worker process and Ray actor): load models lazily, on the first
     call, and leave them out of the pickled state.
+
+    Optionally, a method ``write(arrays, stem: Path) -> list[Path]`` writes a video's arrays in the kind's own
+    formats (each file atomically, named ``<stem>.<name>.<ext>``) in place of the ``.npy`` files, and returns
+    the files it wrote (the ``pose`` kind writes a PYSKL ``.pkl`` and an ``.npz``).
     """
 
     name: str

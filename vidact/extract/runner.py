@@ -6,10 +6,12 @@
 
 **Outputs.** For a video named ``a/v1`` (see :mod:`vidact.extract.inputs`) the extractor's arrays go to
 ``OUT/a/v1.<array>.npy`` and, last, a record ``OUT/a/v1.<kind>.json`` (the key, the video's path and sha256, the
-parameters, each array's file, shape and dtype). Every file is written to a temporary name and renamed
-(:func:`~vidact._atomic.atomic_write`), and a video counts as done only when its record exists with the current
-key (:func:`~vidact.extract.base.output_key`), so an interrupted run leaves nothing that a re-run would take for
-finished. A re-run skips the videos whose record matches; a changed video or parameter recomputes them.
+parameters, each array's shape and dtype, the files written). An extractor with a ``write(arrays, stem)``
+method writes its own formats instead of the ``.npy`` files (the ``pose`` kind: ``OUT/a/v1.pose.pkl`` and
+``.npz``, with ``stem`` = ``OUT/a/v1``) and returns the paths it wrote. Every file is written to a temporary
+name and renamed (:func:`~vidact._atomic.atomic_write`), and a video counts as done only when its record exists
+with the current key (:func:`~vidact.extract.base.output_key`) and every file it lists is there, so an
+interrupted run leaves nothing that a re-run would take for finished. A re-run skips the videos whose record matches; a changed video or parameter recomputes them.
 
 **Failures.** A video that cannot be read (any exception while extracting it) is listed with a one-line reason and
 the others go on. ``OUT/_summary.<kind>.json`` records the run: counts, failures, time.
@@ -152,14 +154,22 @@ def process_video(
         record = record_path(out, video, extractor.name)
         if _up_to_date(record, key):
             return Outcome(video, "skipped", seconds=time.perf_counter() - start)
-        files = _write_arrays(out, video, extractor(video.path))
+        arrays = extractor(video.path)
+        write = getattr(extractor, "write", None)
+        if write is None:
+            described = _write_arrays(out, video, arrays)
+            files = [a["file"] for a in described.values()]
+        else:
+            described = _describe_arrays(arrays)
+            files = _write_own(write, arrays, Path(out) / video.name, record.parent)
         entry = {
             "kind": extractor.name,
             "key": key,
             "video": video.path,
             "video_sha256": digest,
             "params": params,
-            "arrays": files,
+            "arrays": described,
+            "files": files,
             "seconds": round(time.perf_counter() - start, 3),
         }
         with atomic_write(record, "w") as f:
@@ -177,7 +187,11 @@ def _up_to_date(record: Path, key: str) -> bool:
         return False
     if not isinstance(entry, dict) or entry.get("key") != key:
         return False
-    return all((record.parent / a["file"]).is_file() for a in entry.get("arrays", {}).values())
+    if "files" in entry:
+        files = entry["files"]
+    else:  # a record written before the runner listed its files
+        files = [a["file"] for a in entry.get("arrays", {}).values()]
+    return all((record.parent / f).is_file() for f in files)
 
 
 def _write_arrays(out: str | os.PathLike, video: Video, arrays: Any) -> dict[str, dict[str, Any]]:
@@ -195,6 +209,29 @@ def _write_arrays(out: str | os.PathLike, video: Video, arrays: Any) -> dict[str
         with atomic_write(path, "wb") as f:
             np.save(f, array, allow_pickle=False)
         files[name] = {"file": path.name, "shape": list(array.shape), "dtype": str(array.dtype)}
+    return files
+
+
+def _describe_arrays(arrays: Any) -> dict[str, dict[str, Any]]:
+    """``{name: {"shape", "dtype"}}`` of an extractor's arrays."""
+    if not isinstance(arrays, dict) or not arrays:
+        raise TypeError(f"an extractor must return a non-empty dict of arrays, got {type(arrays).__name__}")
+    return {
+        name: {"shape": list(np.shape(value)), "dtype": str(np.asarray(value).dtype)}
+        for name, value in arrays.items()
+    }
+
+
+def _write_own(write: Any, arrays: dict[str, Any], stem: Path, folder: Path) -> list[str]:
+    """Call an extractor's write hook; return the files it wrote, relative to ``folder`` (the record's)."""
+    written = write(arrays, stem)
+    if not written:
+        raise TypeError(f"{getattr(write, '__qualname__', 'the write hook')} must return the files it wrote")
+    files = []
+    for path in written:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"the write hook says it wrote {path}, which is not there")
+        files.append(os.path.relpath(path, folder))
     return files
 
 

@@ -49,6 +49,7 @@ from torch import nn
 from ..data.datasets import read_class_names
 from ..data.presets import Preset
 from ..data.sampling import Sampling, window_bounds, window_clip
+from ..data.skeleton import SkeletonPreset
 from ..engine.checkpoint import load_model
 from ..engine.evaluate import recipe_preset, write_json
 from ..errors import ConfigError
@@ -76,11 +77,13 @@ class Predictor:
     """A model ready to score clips, with its class names and the input it expects.
 
     Attributes:
-        model: clips [B, 3, T, H, W] -> logits [B, K], in eval mode on ``device``.
+        model: clips [B, 3, T, H, W] (skeleton models: joints [B, M, T, V, C]) -> logits [B, K], in eval mode
+            on ``device``.
         name: the registered model name, or the published weights' name.
         source: the checkpoint or weights file it was loaded from (the first file of published weights).
         classes: K class names.
-        preset: how its clips are made (:class:`~vidact.data.presets.Preset`).
+        preset: how its clips are made (:class:`~vidact.data.presets.Preset`), or its joints
+            (:class:`~vidact.data.skeleton.SkeletonPreset`).
         device: where it runs.
     """
 
@@ -88,7 +91,7 @@ class Predictor:
     name: str
     source: str
     classes: list[str]
-    preset: Preset
+    preset: Preset | SkeletonPreset
     device: torch.device
 
 
@@ -250,12 +253,20 @@ def predict_video(
         ConfigError: a non-positive window or stride, or an unknown sampling.
     """
     preset = predictor.preset
+    if isinstance(preset, SkeletonPreset):  # a skeleton model: pose first (vidact.infer.skeleton)
+        from .skeleton import predict_skeleton
+
+        if sampling is not None:
+            raise ConfigError("--sampling is for video models; a skeleton model samples as its preset says")
+        return predict_skeleton(predictor, video, window=window, stride=stride, batch_size=batch_size)
     sampling = sampling or ("uniform" if preset.segments else "stride")
     per_frame = isinstance(predictor.model, PerFrameClassifier)
     with VideoReader(video, short_side=preset.decode_short_side) as reader:
         times = reader.timestamps()
         bounds = window_bounds(times, window, stride)
-        clips = np.stack([window_clip(times, start, end, preset, sampling) for start, end in bounds])  # [W, T]
+        clips = np.stack(
+            [window_clip(times, start, end, preset, sampling) for start, end in bounds]
+        )  # [W, T]
         stream = WindowStream(reader, clips, preset, batch_size=batch_size)
         window_scores: list[np.ndarray] = []
         frame_probs: dict[int, np.ndarray] = {}

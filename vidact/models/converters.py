@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
-from . import caffe2, i3d, per_frame, resnet3d, slowfast, tf_checkpoint
+from . import caffe2, efficientgcn, i3d, per_frame, resnet3d, slowfast, stgcn, tf_checkpoint
 from .weights import StateDict, extract_state_dict, read_checkpoint
 
 __all__ = ["WEIGHT_LAYOUTS", "CONVERTERS", "READERS", "get_converter", "read_layout"]
@@ -31,6 +31,8 @@ WEIGHT_LAYOUTS = (
     "pyslowfast-caffe2",
     "kinetics-i3d-tf",
     "efficientnet_pytorch",
+    "pyskl",
+    "efficientgcn",
     "vidact",
 )
 
@@ -43,6 +45,8 @@ CONVERTERS: dict[tuple[str, str], Callable[[StateDict], StateDict]] = {
     ("slowfast", "pyslowfast-caffe2"): slowfast.convert_caffe2_state_dict,
     ("i3d", "kinetics-i3d-tf"): i3d.convert_kinetics_i3d_tf_variables,
     ("per_frame", "efficientnet_pytorch"): per_frame.convert_efficientnet_pytorch_to_per_frame,
+    ("stgcn", "pyskl"): stgcn.convert_pyskl_state_dict,
+    ("efficientgcn", "efficientgcn"): efficientgcn.convert_upstream_state_dict,
 }
 
 #: Layouts that are not PyTorch files: layout -> reader of the files (in the catalogue's order) to a dict of

@@ -184,6 +184,11 @@ def _cannot_download(weights: PublishedWeights, url: str, reason: str) -> Checkp
 
 def _download(weights: PublishedWeights, file: WeightsFile, dest: Path, progress: bool) -> None:
     url = _url(file)
+    if file.manual and url == file.url:  # a mirror may serve the file itself
+        raise CheckpointError(
+            f"{weights.name}: upstream publishes {file.name} on a page that cannot be downloaded automatically "
+            f"({url}); download it there and run: vidact weights add {weights.name} FILE"
+        )
     if offline():
         raise _cannot_download(weights, url, "VIDACT_OFFLINE is set")
     part = dest.with_name(dest.name + ".part")

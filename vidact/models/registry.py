@@ -60,6 +60,8 @@ class WeightsFile:
             as ``sha1(b"blob <size>\\0" + content)``.
         size: its size in bytes, where known (truncated downloads are caught before hashing).
         filename: the name in the cache; default the URL's last path segment.
+        manual: the URL is a page (a Google Drive folder, a form) rather than the file: it cannot be
+            downloaded automatically; the file is fetched by hand and registered with ``vidact weights add``.
     """
 
     url: str
@@ -68,6 +70,7 @@ class WeightsFile:
     git_blob: str | None = None
     size: int | None = None
     filename: str | None = None
+    manual: bool = False
 
     @property
     def name(self) -> str:

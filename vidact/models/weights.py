@@ -51,6 +51,11 @@ def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 def read_checkpoint(path: str | os.PathLike, *, sha256: str | None = None) -> Any:
     """``torch.load`` a checkpoint file with ``weights_only=True`` onto the CPU.
 
+    Besides tensors and containers, numpy arrays of numbers or booleans and numpy scalars load (training
+    checkpoints in the wild hold them: EfficientGCN's stores a confusion matrix and its optimizer's learning
+    rate): torch's weights-only unpickler admits the few numpy functions and types that rebuild them
+    (:func:`_numpy_safe_globals`) for this call only. Object arrays and anything else still fail.
+
     Raises:
         CheckpointError: missing, empty, not a torch file, corrupt, checksum mismatch, or it needs code to load.
     """
@@ -70,7 +75,8 @@ def read_checkpoint(path: str | os.PathLike, *, sha256: str | None = None) -> An
             # raises, and a raise becomes the one-line error below: the warning adds nothing but a second,
             # misleading stderr line before it. Only that warning is silenced, and only around this call.
             warnings.filterwarnings("ignore", message=_PICKLE_PROTOCOL_WARNING, category=UserWarning)
-            return torch.load(path, map_location="cpu", weights_only=True)
+            with torch.serialization.safe_globals(_numpy_safe_globals()):  # for this load only
+                return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # UnpicklingError, RuntimeError (zip), EOFError, ...
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "weights_only" in str(e) or "Unsupported global" in str(e):
@@ -78,6 +84,30 @@ def read_checkpoint(path: str | os.PathLike, *, sha256: str | None = None) -> An
                 "it stores Python objects beyond tensors, which vidact will not unpickle (weights_only=True)"
             )
         raise CheckpointError(f"{path}: not a readable checkpoint ({msg})") from None
+
+
+def _numpy_safe_globals() -> list[Any]:
+    """What a weights-only ``torch.load`` may additionally call or build: numpy's array and scalar
+    reconstructors (under numpy 1's and numpy 2's module names, as pickles name them), ``ndarray``, ``dtype``
+    and the dtype classes of booleans and numbers. Not object, string, void (structured) or datetime dtypes:
+    an object array's elements could be anything, so a file holding one is refused."""
+    import importlib
+
+    import numpy as np
+
+    try:
+        multiarray = importlib.import_module("numpy._core.multiarray")  # numpy 2
+    except ImportError:
+        multiarray = importlib.import_module("numpy.core.multiarray")
+    allowed: list[Any] = [np.ndarray, np.dtype]
+    for name in ("_reconstruct", "scalar"):
+        function = getattr(multiarray, name)
+        for module in ("numpy.core.multiarray", "numpy._core.multiarray"):  # as numpy 1 and numpy 2 name it
+            allowed.append((function, f"{module}.{name}"))
+    numeric = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
+    numeric += (np.float16, np.float32, np.float64, np.complex64, np.complex128)
+    allowed += list(dict.fromkeys(type(np.dtype(t)) for t in numeric))  # the dtype classes (numpy >= 1.25)
+    return allowed
 
 
 #: What :func:`safe_unpickle` lets a pickle build: plain containers and numpy arrays, dtypes and scalars (under

@@ -1,7 +1,7 @@
 """Tasks: what the generic training loop trains, picked by the recipe's ``task`` key.
 
     >>> list_tasks()
-    ['classification', 'masked_reconstruction']
+    ['classification', 'masked_reconstruction', 'skeleton']
     >>> task = build_task(cfg)        # cfg.task.name, cfg.task.kwargs
 
 A new task is one :class:`Task` subclass decorated with :func:`register_task` (see :mod:`.base`); the loop
@@ -77,4 +77,4 @@ def build_task(config: Config) -> Task:
 
 
 # The built-in tasks register themselves on import.
-from . import classification, masked  # noqa: E402, F401
+from . import classification, masked, skeleton  # noqa: E402, F401

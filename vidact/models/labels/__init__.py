@@ -2,7 +2,10 @@
 
 ``kinetics400`` and ``kinetics600`` are deepmind/kinetics-i3d's ``label_map.txt`` / ``label_map_600.txt``
 (Apache-2.0): the official class names sorted alphabetically, the order torchvision, PyTorchVideo and PySlowFast
-use too. ``imagenet1k`` comes from timm's ImageNet metadata (a dependency of vidact).
+use too. ``imagenet1k`` comes from timm's ImageNet metadata (a dependency of vidact). ``hagrid40`` is PYSKL's
+``GestureDataset.label_names`` (Apache-2.0), the classes of its HaGRID hand-gesture model.
+``ntu60`` and ``ntu120`` are the action names of NTU RGB+D 60 / 120 (A001 "drink water" .. A120), in action
+number order as the dataset's documentation lists them (its typos kept: "hush (quite)").
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from ...errors import ConfigError
 
 __all__ = ["label_names", "LABEL_LISTS"]
 
-LABEL_LISTS = ("kinetics400", "kinetics600", "imagenet1k")
+LABEL_LISTS = ("kinetics400", "kinetics600", "imagenet1k", "hagrid40", "ntu60", "ntu120")
 
 
 def label_names(name: str, num_classes: int | None = None) -> list[str]:

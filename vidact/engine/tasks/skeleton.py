@@ -1,0 +1,308 @@
+"""Skeleton classification: labelled joint sequences of a PYSKL annotation file, any registered skeleton model.
+
+The recipe's ``task: skeleton``. What it reads of the recipe:
+
+========================  ==================================================================================
+``data.annotations``      the annotation pickle (PYSKL's ``{"split", "annotations"}``); else ``data.root``: the
+                          pickle, or a folder holding ``annotations.pkl`` (``vidact synth --kind skeleton``)
+``data.train_split``      split names of the pickle (``val_split: null``: no validation)
+``data.val_split``
+``data.classes``          a label map; default the ``classes.txt`` beside the pickle
+``data.clip_len``         T, the frames of an input
+``data.batch_size``,      as for every task
+``data.num_workers``
+``model``                 a skeleton model (card ``modality: skeleton``); its ``layout`` and ``in_channels``
+                          arguments (``model.kwargs`` or the builder's defaults) are the input's V and C
+``eval.num_clips``        views per sequence in ``vidact eval`` (their softmax scores averaged)
+``task.kwargs``           the rest of the input (:class:`~vidact.data.skeleton.presets.SkeletonPreset` fields
+                          ``persons``, ``coords``, ``sampler``, ``pad_to``: default the model card's preset) and
+                          of its preprocessing (``center``, ``center_joint``; training: ``rotate``, ``scale``)
+========================  ==================================================================================
+
+The video keys of ``data`` (``short_side``, ``crop_size``, ``normalize``, ...) are not read. Training is
+:class:`~.classification.Classification`'s: cross-entropy with ``train.label_smoothing`` and
+``train.mixup_alpha``, top-1/top-5 and the mean class accuracy on the validation split (one view per sequence),
+the confusion matrix and per-class accuracies of the best epoch, and the same checkpoints, ``metrics.json`` and
+report files. :func:`evaluate_skeleton` is ``vidact eval`` for its runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ...data.skeleton.dataset import SkeletonDataset, collate_skeletons
+from ...data.skeleton.presets import SkeletonPreset
+from ...data.skeleton.transforms import CENTERS
+from ...errors import ConfigError
+from ...models import get_builder, model_card
+from ..config import Config, DataConfig, EvalConfig
+from ..metrics import classification_metrics
+from ..optim import mixup, soft_cross_entropy, soft_targets
+from . import register_task
+from .base import Batch, StepOutput, TaskData
+from .classification import Classification
+
+__all__ = ["SkeletonClassification", "skeleton_preset", "skeleton_datasets", "evaluate_skeleton"]
+
+#: ``task.kwargs`` that are fields of the input's :class:`SkeletonPreset`.
+_PRESET_OPTIONS = ("persons", "coords", "sampler", "pad_to")
+
+
+def skeleton_preset(config: Mapping[str, Any]) -> SkeletonPreset:
+    """The input of a skeleton run, from its recipe (a :meth:`Config.to_dict`, or a checkpoint's ``config``).
+
+    The model card's preset, with the layout and channels of the model as the recipe builds it (its
+    ``layout`` and ``in_channels``: ``model.kwargs``, else the builder's defaults), ``data.clip_len`` frames,
+    ``eval.num_clips`` test views and the :data:`_PRESET_OPTIONS` of ``task.kwargs``.
+
+    Raises:
+        ConfigError: a model that is not a skeleton model, or options that make no valid preset.
+    """
+    model = config.get("model") or {}
+    name = str(model.get("name"))
+    card = model_card(name)
+    if card.modality != "skeleton":
+        raise ConfigError(f"task skeleton: {name} is a {card.modality} model; choose a skeleton model")
+    signature = inspect.signature(get_builder(name))
+    arguments = {
+        key: param.default for key, param in signature.parameters.items() if param.default is not param.empty
+    }
+    arguments.update(model.get("kwargs") or {})
+    base = card.preset or SkeletonPreset(layout=str(arguments.get("layout", "ntu25")), frames=card.frames)
+    data = {**asdict(DataConfig()), **(config.get("data") or {})}
+    views = {**asdict(EvalConfig()), **(config.get("eval") or {})}
+    options = (config.get("task") or {}).get("kwargs") or {}
+    try:
+        return replace(
+            base,
+            layout=str(arguments.get("layout", base.layout)),
+            channels=int(arguments.get("in_channels", base.channels)),
+            frames=int(data["clip_len"]),
+            num_clips=int(views["num_clips"]),
+            **{key: options[key] for key in _PRESET_OPTIONS if options.get(key) is not None},
+        )
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"task skeleton: {e}") from None
+
+
+def _dataset_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The recipe's preprocessing options of :class:`SkeletonDataset` (from ``task.kwargs``)."""
+    options = (config.get("task") or {}).get("kwargs") or {}
+    return {key: options[key] for key in ("center", "center_joint") if options.get(key) is not None}
+
+
+def skeleton_datasets(
+    config: Mapping[str, Any], seed: int, validate: bool
+) -> tuple[SkeletonDataset, SkeletonDataset | None]:
+    """The recipe's training set, and its validation set (one view per sequence) when ``validate`` and
+    ``data.val_split`` is set.
+
+    Raises:
+        ConfigError: no annotation file given.
+        DatasetError: an unreadable file, a missing split, or validation classes that differ.
+    """
+    data = {**asdict(DataConfig()), **(config.get("data") or {})}
+    source = data["annotations"] or data["root"]
+    if not source:
+        raise ConfigError("task skeleton: set data.annotations (or data.root) to the annotation pickle")
+    options = (config.get("task") or {}).get("kwargs") or {}
+    preset = skeleton_preset(config)
+    common = {"classes": data["classes"], "seed": seed, **_dataset_options(config)}
+    train_set = SkeletonDataset(
+        source,
+        data["train_split"],
+        preset=preset,
+        train=True,
+        rotate=float(options.get("rotate", 0.0)),
+        scale=float(options.get("scale", 0.0)),
+        **common,
+    )
+    if not validate or data["val_split"] is None:
+        return train_set, None
+    val_set = SkeletonDataset(
+        data["val_annotations"] or source,
+        data["val_split"],
+        preset=replace(preset, num_clips=1),
+        train=False,
+        **common,
+    )
+    return train_set, val_set
+
+
+@register_task
+class SkeletonClassification(Classification):
+    """Joints [B, M, T, V, C] with labels [B] -> logits [B, K] (see the module docstring).
+
+    Args:
+        config: the recipe.
+        persons, coords, sampler, pad_to: fields of the input's preset (default the model card's).
+        center: centring of the joints (:data:`~vidact.data.skeleton.transforms.CENTERS`).
+        center_joint: the centring joint, a name of the layout (default its centre).
+        rotate: training: the largest random rotation about the vertical axis, degrees (3D joints).
+        scale: training: the largest random change of scale per axis.
+    """
+
+    name = "skeleton"
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        persons: int | None = None,
+        coords: str | None = None,
+        sampler: str | None = None,
+        pad_to: int | None = None,
+        center: str = "none",
+        center_joint: str | None = None,
+        rotate: float = 0.0,
+        scale: float = 0.0,
+    ):
+        super().__init__(config)
+        if center not in CENTERS:
+            raise ConfigError(f"task.kwargs.center must be one of {', '.join(CENTERS)}, got {center!r}")
+        if rotate < 0 or not 0 <= scale < 1:
+            raise ConfigError(f"task.kwargs: need rotate >= 0 and 0 <= scale < 1, got {rotate} and {scale}")
+        self.preset = skeleton_preset(
+            config.to_dict()
+        )  # a wrong model or option fails before any data is read
+        if (rotate or scale) and self.preset.channels != 3:
+            raise ConfigError("task.kwargs: rotate and scale augment 3D joints; the model reads 2D ones")
+        if center_joint is not None:
+            from ...data.skeleton.layouts import get_layout
+
+            try:
+                get_layout(self.preset.layout).index(center_joint)
+            except KeyError as e:
+                raise ConfigError(f"task.kwargs.center_joint: {e.args[0]}") from None
+
+    def build_data(self, *, seed: int, validate: bool, progress: bool) -> TaskData:
+        train_set, val_set = skeleton_datasets(self.config.to_dict(), seed, validate)
+        if val_set is not None and val_set.classes != train_set.classes:
+            raise ConfigError(
+                f"task skeleton: the validation split has classes {val_set.classes}, the training split "
+                f"{train_set.classes}; give a label map (data.classes)"
+            )
+        self.classes = list(train_set.classes)
+        self.data = TaskData(train_set, val_set, collate=collate_skeletons)
+        return self.data
+
+    def training_step(self, model: nn.Module, batch: Batch, rng: np.random.Generator) -> StepOutput:
+        train = self.config.train
+        joints, labels = batch["joints"], batch["label"]
+        targets = soft_targets(labels, len(self.classes), train.label_smoothing)
+        if train.mixup_alpha > 0:
+            joints, targets = mixup(joints, targets, train.mixup_alpha, rng)
+        logits = model(joints.contiguous())
+        loss = soft_cross_entropy(logits, targets)
+        correct = int((logits.detach().argmax(dim=1) == labels).sum())
+        return StepOutput({"cross_entropy": loss}, size=len(labels), stats={"acc": correct})
+
+    def validation_step(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
+        return {"scores": model(batch["joints"].contiguous()).float(), "labels": batch["label"]}
+
+    def summary(self, best: dict[str, Any] | None) -> dict[str, Any]:
+        per_class = None if best is None else dict(zip(self.classes, best["per_class_acc"], strict=True))
+        return {"classes": self.classes, "per_class_accuracy": per_class, "preset": self.preset.to_dict()}
+
+
+def evaluate_skeleton(
+    model: nn.Module,
+    config: Mapping[str, Any],
+    classes: list[str],
+    data: str | os.PathLike,
+    *,
+    split: str | None = None,
+    num_clips: int | None = None,
+    average: str = "softmax",
+    batch_size: int | None = None,
+    workers: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+):
+    """Multi-view test of a skeleton run's model on one split of an annotation file (``vidact eval``).
+
+    Each sequence gives ``num_clips`` views (the :func:`~vidact.data.skeleton.transforms.uniform_sample_indices`
+    test clips, fixed per sequence length; one for the ``pad`` sampler), made as in training (the recipe's
+    preset and preprocessing, no augmentation); its scores are the views' averaged as ``average`` says
+    (:func:`~vidact.engine.evaluate.average_views`). Classes are matched to the model's by name.
+
+    Args:
+        model: the run's model (joints [N, M, T, V, C] -> logits [N, K]).
+        config: the run's recipe (the checkpoint's ``config``).
+        classes: the model's K class names.
+        data: the annotation pickle, or a folder holding ``annotations.pkl``.
+        split: the split (default the recipe's ``eval.split``; ``""``: every record).
+        num_clips: views per sequence (default the recipe's ``eval.num_clips``).
+        average, batch_size, workers, device, progress: as :func:`~vidact.engine.evaluate.evaluate_model`
+            (``batch_size``: sequences per forward pass, default the recipe's ``eval.batch_size``).
+
+    Returns:
+        An :class:`~vidact.engine.evaluate.EvalResult` whose ``paths`` are the records' ``frame_dir``.
+
+    Raises:
+        ConfigError, DatasetError: an unreadable file, a missing split, classes the model lacks.
+    """
+    from ..evaluate import EvalResult, average_views, match_classes
+
+    views = {**asdict(EvalConfig()), **(config.get("eval") or {})}
+    split = views["split"] if split is None else split
+    num_clips = int(views["num_clips"] if num_clips is None else num_clips)
+    if num_clips < 1:
+        raise ConfigError(f"the number of clips must be at least 1, got {num_clips}")
+    preset = skeleton_preset(config)
+    if preset.sampler == "pad":
+        num_clips = 1  # one view: the first frames
+    data_cfg = {**asdict(DataConfig()), **(config.get("data") or {})}
+    dataset = SkeletonDataset(
+        data,
+        split or None,
+        preset=replace(preset, num_clips=num_clips),
+        train=False,
+        classes=data_cfg["classes"],
+        **_dataset_options(config),
+    )
+    label_map = match_classes(dataset.classes, dataset.labels, classes, os.fspath(data))
+    device = torch.device(device)
+    model = model.to(device).eval()
+    loader = DataLoader(
+        dataset,
+        batch_size=int(views["batch_size"] if batch_size is None else batch_size),
+        num_workers=workers,
+        collate_fn=collate_skeletons,
+    )
+    scores: list[Tensor] = []
+    with (
+        torch.inference_mode(),
+        tqdm(total=len(dataset), desc="evaluating", unit="sequence", disable=not progress) as bar,
+    ):
+        for batch in loader:
+            joints = batch["joints"].to(device)
+            if joints.ndim == 5:  # one view: [B, M, T, V, C]
+                joints = joints[:, None]
+            logits = model(joints.flatten(0, 1))  # [B * K, num_classes]
+            scores.append(average_views(logits.reshape(*joints.shape[:2], -1), average).cpu())  # type: ignore[arg-type]
+            bar.update(len(joints))
+    score_array = torch.cat(scores).numpy()
+    labels = label_map[dataset.labels]
+    return EvalResult(
+        classes=list(classes),
+        paths=dataset.frame_dirs,
+        labels=labels,
+        scores=score_array,
+        metrics=classification_metrics(score_array, labels, len(classes)),
+        num_clips=num_clips,
+        num_crops=1,
+        average=average,  # type: ignore[arg-type]
+        split=split or None,
+        data=os.fspath(data),
+    )

@@ -1,0 +1,206 @@
+"""What a person does in a video, through their skeleton: pose extraction, a skeleton model, top-k and a timeline
+(``vidact predict VIDEO --model efficientgcn_b0.ntu60``, ``--model stgcnpp_hand.hagrid``).
+
+    >>> predictor = load_predictor("efficientgcn_b0.ntu60")          # a skeleton model: its preset is skeletal
+    >>> prediction = predict_skeleton(predictor, "drink.avi")         # MediaPipe pose, NTU-25, the model
+    >>> prediction.top(5)                                             # [("drink water", 0.61), ...]
+    >>> prediction.pose["keypoint"].shape                             # (1, T, 25, 2): what the model saw
+
+:func:`~vidact.infer.predict.predict_video` comes here when the predictor's preset is a
+:class:`~vidact.data.skeleton.SkeletonPreset`, so every caller of it (the CLI, the demo) handles skeleton models.
+
+**The pose.** The preset names the layout: ``hand21`` means MediaPipe Hands (the two hand slots; the model takes
+the hand found in more frames), any other layout MediaPipe Pose mapped to it
+(:func:`~vidact.extract.pose.extract_pose`; NTU-25 in Kinect camera space for models trained on NTU RGB+D's
+Kinect skeletons). A pose record made beforehand (``vidact extract pose``, :func:`extract_pose`) can be passed
+instead; it must be in the preset's layout.
+
+**The joints.** ``coords`` of the preset says which of the record's coordinates the model reads: ``image01``
+MediaPipe's normalised image coordinates, ``pixels`` the image coordinates, ``world`` the 3D ones (metres). The
+frames are picked as in training (:func:`~vidact.data.skeleton.transforms.skeleton_input`, test mode).
+
+**Timeline and scores.** Windows of ``window`` seconds every ``stride`` seconds over the pose's timestamps
+(:func:`~vidact.data.sampling.window_bounds`); each window's frames become one input. The whole video's scores
+are the model's on the whole sequence, as it was trained (one NTU sample is one action, 1 to 10 s); a sequence
+longer than a ``pad`` preset's ``pad_to`` frames is scored as the mean of its windows instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.sampling import window_bounds
+from ..data.skeleton import SkeletonPreset
+from ..data.skeleton.formats import Record
+from ..data.skeleton.transforms import skeleton_input
+from ..errors import ConfigError
+from .predict import Prediction, Predictor
+
+__all__ = ["SkeletonPrediction", "pose_options", "model_record", "predict_skeleton"]
+
+#: The short side pose extraction decodes at: MediaPipe's models look at 256-pixel crops of the person, so
+#: decoding a 1080p video at 540 costs a quarter of the pixels and moves landmarks by about a pixel.
+POSE_SHORT_SIDE = 540
+
+
+@dataclass
+class SkeletonPrediction(Prediction):
+    """A :class:`~vidact.infer.predict.Prediction` with the pose it was made from.
+
+    Attributes:
+        pose: the pose record (:mod:`vidact.extract.pose`): ``keypoint`` [M, T, V, 2] pixels,
+            ``keypoint_world``, ``found`` [M, T], ``timestamps`` [T], ...
+        found_fraction: the fraction of frames in which a person (a hand) was found.
+    """
+
+    pose: Record = field(default_factory=dict)
+    found_fraction: float = 0.0
+
+    def to_json(self, top: int = 5) -> dict[str, Any]:
+        out = super().to_json(top)
+        out["pose"] = {
+            "layout": self.pose.get("layout"),
+            "frames": int(self.pose.get("total_frames", 0)),
+            "found_fraction": round(self.found_fraction, 4),
+        }
+        return out
+
+
+def pose_options(preset: SkeletonPreset) -> dict[str, Any]:
+    """The :func:`~vidact.extract.pose.extract_pose` options that give the joints ``preset`` reads."""
+    if preset.layout == "hand21":
+        return {"what": "hands", "layout": "hand21"}
+    return {"what": "body", "layout": preset.layout}
+
+
+def model_record(pose: Mapping[str, Any], preset: SkeletonPreset) -> Record:
+    """The pose record with ``keypoint`` in the coordinates ``preset`` reads, sliced to its channels.
+
+    ``image01`` and ``pixels`` read the image coordinates (``skeleton_input`` divides by ``img_shape``), ``world``
+    reads ``keypoint_world`` [M, T, V, 3].
+
+    Raises:
+        ConfigError: a record in another layout than the preset's, or without world coordinates for ``world``.
+    """
+    layout = pose.get("layout")
+    name = pose.get("frame_dir", "the pose")
+    if layout is not None and layout != preset.layout:
+        raise ConfigError(f"{name}: a pose in layout {layout}, the model reads {preset.layout}")
+    record = dict(pose)
+    if preset.coords == "world":
+        if "keypoint_world" not in pose:
+            raise ConfigError(f"{name}: the model reads 3D (world) joints and the pose has none")
+        record["keypoint"] = np.asarray(pose["keypoint_world"], dtype=np.float32)[..., : preset.channels]
+    else:
+        record["keypoint"] = np.asarray(pose["keypoint"], dtype=np.float32)[..., : preset.channels]
+    return record
+
+
+def _frames(record: Mapping[str, Any], keep: np.ndarray) -> Record:
+    """``record`` with only the frames ``keep`` ([T] bool) of its per-frame arrays."""
+    out = dict(record)
+    for key in ("keypoint", "keypoint_score"):
+        if key in record:
+            out[key] = np.asarray(record[key])[:, keep]
+    out["total_frames"] = int(keep.sum())
+    return out
+
+
+def _scores(predictor: Predictor, inputs: list[np.ndarray], batch_size: int) -> np.ndarray:
+    """Softmax scores [len(inputs), K] of inputs [K_i, M, T, V, C] each (views of one sample averaged)."""
+    out = []
+    for i in range(0, len(inputs), batch_size):
+        chunk = inputs[i : i + batch_size]
+        views = [len(x) for x in chunk]
+        x = torch.from_numpy(np.concatenate(chunk)).to(predictor.device)
+        with torch.inference_mode():
+            probs = predictor.model(x).float().softmax(dim=-1).cpu().numpy()
+        start = 0
+        for n in views:
+            out.append(probs[start : start + n].mean(axis=0))
+            start += n
+    return np.stack(out).astype(np.float32)
+
+
+def predict_skeleton(
+    predictor: Predictor,
+    video: str | os.PathLike,
+    *,
+    pose: Mapping[str, Any] | None = None,
+    window: float = 2.0,
+    stride: float = 1.0,
+    batch_size: int = 8,
+    short_side: int | None = POSE_SHORT_SIDE,
+    progress: bool = False,
+) -> SkeletonPrediction:
+    """Score a video through its skeleton (see the module docstring).
+
+    Args:
+        predictor: a skeleton model (:func:`~vidact.infer.predict.load_predictor`; ``predictor.preset`` is a
+            :class:`~vidact.data.skeleton.SkeletonPreset`).
+        video: the video (its pose is extracted unless ``pose`` is given).
+        pose: a pose record of the video in the preset's layout, extracted beforehand.
+        window, stride: timeline window length and the step between window starts, seconds.
+        batch_size: windows per forward pass.
+        short_side: decode at this short side for pose extraction (``None``: full size; a smaller video is
+            not upscaled).
+        progress: a progress bar during pose extraction.
+
+    Raises:
+        ConfigError: a predictor that is not a skeleton model, a pose in another layout, MediaPipe missing.
+        VideoError: the video cannot be read.
+    """
+    preset = predictor.preset
+    if not isinstance(preset, SkeletonPreset):
+        raise ConfigError(f"{predictor.name} is not a skeleton model")
+    if pose is None:
+        from ..extract.pose import extract_pose  # MediaPipe is an optional extra: imported on use
+
+        side = short_side
+        if side is not None:
+            from ..io import VideoReader
+
+            with VideoReader(video) as reader:
+                meta = reader.metadata
+            side = side if min(meta.height, meta.width) > side else None
+        pose = extract_pose(video, short_side=side, progress=progress, **pose_options(preset))
+    record = model_record(pose, preset)
+    total = int(np.asarray(record["keypoint"]).shape[1])
+    times = np.asarray(
+        pose.get("timestamps", np.arange(total) / float(pose.get("fps") or 30.0)), dtype=np.float64
+    )
+    if total == 0:
+        raise ConfigError(f"{os.fspath(video)}: no frames to score")
+    bounds = window_bounds(times, window, stride)
+    inputs = []
+    for start, end in bounds:
+        keep = (times >= start) & (times < end)
+        if not keep.any():  # a window between two sampled frames: its nearest frame
+            keep = np.zeros(total, dtype=bool)
+            keep[int(np.argmin(np.abs(times - (start + end) / 2)))] = True
+        inputs.append(skeleton_input(_frames(record, keep), preset))
+    window_scores = _scores(predictor, inputs, batch_size)
+    whole = preset.sampler != "pad" or total <= (preset.pad_to or preset.frames)
+    scores = (
+        _scores(predictor, [skeleton_input(record, preset)], 1)[0] if whole else window_scores.mean(axis=0)
+    )
+    found = np.asarray(pose.get("found", np.ones((1, total), dtype=bool)))
+    return SkeletonPrediction(
+        video=os.fspath(video),
+        model=predictor.name,
+        classes=list(predictor.classes),
+        windows=bounds,
+        window_scores=window_scores,
+        scores=scores,
+        frame_times=None,
+        frame_scores=None,
+        peak_frames=0,
+        pose=dict(pose),
+        found_fraction=float(found.any(axis=0).mean()) if found.size else 0.0,
+    )
