@@ -263,3 +263,4 @@ def test_shapes_strides_and_one_line_errors() -> None:
     assert STGCN_BLOCK.tcn == "unit" and model_card("stgcnpp_hand").modality == "skeleton"
     dropped = build_model("stgcnpp_hand", tcn_dropout=0.3)  # every block but the first, as PYSKL
     assert [block.tcn.drop.p for block in dropped.blocks] == [0.0] + [0.3] * 5
+    assert [block.tcn.drop.p for block in build_model("stgcn").blocks] == [0.0] + [0.5] * 9  # the paper's

@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from .._atomic import atomic_write
 from .predict import Prediction
 
-__all__ = ["plot_timeline"]
+__all__ = ["plot_timeline", "plot_pose_overlay"]
 
 
 def plot_timeline(prediction: Prediction, path: str | os.PathLike, top: int = 5) -> None:
@@ -53,3 +54,51 @@ def _save_png(figure: Figure, path: Path) -> None:
     """``figure.savefig`` to a temporary file beside ``path``, then a rename over it."""
     with atomic_write(path) as f:
         figure.savefig(f, format="png", dpi=100)
+
+
+def plot_pose_overlay(
+    frames: np.ndarray,
+    joints: np.ndarray,
+    found: np.ndarray,
+    layout: str,
+    path: str | os.PathLike,
+    *,
+    titles: list[str] | None = None,
+    scores: np.ndarray | None = None,
+    min_score: float = 0.3,
+) -> None:
+    """Frames side by side with the skeletons found in them drawn on top, saved as a PNG at ``path``.
+
+    Args:
+        frames: [F, H, W, 3] uint8 RGB frames.
+        joints: [F, M, V, 2] pixel coordinates of each frame's persons (hands) in ``layout``.
+        found: [F, M] bool: which persons were found (the others are not drawn).
+        layout: the skeleton layout (:func:`~vidact.data.skeleton.get_layout`), whose bones are drawn.
+        titles: one caption per frame.
+        scores: [F, M, V] joint scores; joints below ``min_score`` (and their bones) are not drawn.
+    """
+    from ..data.skeleton import get_layout
+
+    skeleton = get_layout(layout)
+    count = len(frames)
+    height, width = frames.shape[1:3]
+    figure = Figure(figsize=(3.2 * count, 3.2 * height / width + 0.4), layout="constrained")
+    colours = ("#ff3b30", "#30d158", "#0a84ff", "#ffd60a")
+    for f in range(count):
+        axes = figure.add_subplot(1, count, f + 1)
+        axes.imshow(frames[f])
+        axes.set_axis_off()
+        if titles is not None:
+            axes.set_title(titles[f], fontsize="small")
+        for m in range(joints.shape[1]):
+            if not found[f, m]:
+                continue
+            xy = joints[f, m]
+            visible = np.ones(len(xy), dtype=bool) if scores is None else scores[f, m] >= min_score
+            colour = colours[m % len(colours)]
+            for child, parent in skeleton.edges:
+                if visible[child] and visible[parent]:
+                    axes.plot(xy[[child, parent], 0], xy[[child, parent], 1], color=colour, linewidth=1.5)
+            axes.scatter(xy[visible, 0], xy[visible, 1], s=6, color="white", edgecolors=colour, linewidths=0.6)
+        axes.set(xlim=(0, width), ylim=(height, 0))
+    _save_png(figure, Path(path))
