@@ -19,9 +19,16 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH)
+	# vidact's one OpenCV is opencv-contrib-python-headless. A venv made before holds opencv-python-headless,
+	# whose files are the same cv2 package: remove both, so that the install below puts a whole cv2 back.
+	@if $(PIP) show opencv-python-headless >/dev/null 2>&1; then \
+		$(PIP) uninstall -q -y opencv-python-headless opencv-contrib-python-headless; fi
 	$(PIP) install -q -e '.[dev]' $(TORCH) 'numpy<2'
 	# pytorchvideo is a test-only oracle; its declared dependencies pull an old torchvision, so it goes in alone.
 	$(PIP) install -q --no-deps pytorchvideo==0.1.5
+	# MediaPipe (vidact[pose]) without its declared dependencies: jax, jaxlib, sounddevice, sentencepiece and the
+	# GUI opencv-contrib-python are not used by its pose and hand solutions; the extra carries the ones that are.
+	$(PIP) install -q --no-deps mediapipe==0.10.21
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -176,8 +176,9 @@ def test_solve_needs_landmarks():
 
 def test_kinect_axes_point_y_up():
     points = np.array([[1.0, 2.0, 3.0]])
-    np.testing.assert_array_equal(to_kinect_axes(points), [[1.0, -2.0, 3.0]])
-    np.testing.assert_array_equal(to_kinect_axes(points, flip_x=True), [[-1.0, -2.0, 3.0]])
+    # a half turn about z by default (Kinect's x grows to the sensor's left); flip_x=False mirrors
+    np.testing.assert_array_equal(to_kinect_axes(points), [[-1.0, -2.0, 3.0]])
+    np.testing.assert_array_equal(to_kinect_axes(points, flip_x=False), [[1.0, -2.0, 3.0]])
 
 
 def test_kinect_focal_scales_with_the_image_width():
@@ -195,7 +196,7 @@ def test_mediapipe_to_ntu25_puts_the_hips_where_the_camera_saw_them():
     world[~found] = 0.0  # nothing detected there
     ntu = mediapipe_to_ntu25(world, image, IMG, found=found)
     assert ntu.shape == (6, 25, 3) and ntu.dtype == np.float32
-    expected = np.array([0.25, 0.3, 4.0])  # the hip mid in Kinect space: y up
+    expected = np.array([-0.25, 0.3, 4.0])  # the hip mid in Kinect space: x to the sensor's left, y up
     np.testing.assert_allclose(ntu[found, NTU["spine_base"]], np.tile(expected, (5, 1)), atol=1e-5)
     assert not ntu[~found].any()  # NTU's padding: zeros
     centred = mediapipe_to_ntu25(world, camera="none", found=found)

@@ -408,7 +408,9 @@ def predict(
 
 @app.command("extract")
 def extract_cmd(
-    kind: Annotated[str, typer.Argument(metavar="KIND", help="What to extract: features.")],
+    kind: Annotated[
+        str, typer.Argument(metavar="KIND", help="What to extract: features (a model's) or pose (MediaPipe's).")
+    ],
     source: Annotated[
         Path,
         typer.Argument(
@@ -451,6 +453,27 @@ def extract_cmd(
         int | None, typer.Option(help="features: windows per forward pass (default 8).")
     ] = None,
     device: Annotated[str | None, typer.Option(help="features: where the model runs (default cpu).")] = None,
+    what: Annotated[str | None, typer.Option(help="pose: body (one person) or hands (up to two).")] = None,
+    layout: Annotated[
+        str | None,
+        typer.Option(help="pose: joints to keep: mediapipe33 (default), coco17, ntu25 (Kinect camera); hand21."),
+    ] = None,
+    short_side: Annotated[
+        int | None, typer.Option(min=16, help="pose: decode at this short side (coordinates stay full size).")
+    ] = None,
+    fps: Annotated[float | None, typer.Option(help="pose: frames per second to take (default: all).")] = None,
+    max_frames: Annotated[int | None, typer.Option(min=1, help="pose: at most the first N frames.")] = None,
+    tracking: Annotated[
+        bool | None, typer.Option("--tracking/--no-tracking", help="pose: follow from frame to frame (default).")
+    ] = None,
+    max_hands: Annotated[int | None, typer.Option(min=1, max=2, help="pose: hands to look for.")] = None,
+    mirrored: Annotated[
+        bool | None, typer.Option("--mirrored/--not-mirrored", help="pose: the video is mirrored (selfie).")
+    ] = None,
+    ntu_camera: Annotated[
+        str | None,
+        typer.Option(help="pose, ntu25: solve (one camera offset per clip, default), per_frame or none."),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
 ) -> None:
     """Map a per-video extractor over a video, a folder tree or a list file: outputs keyed by the video's
@@ -469,6 +492,15 @@ def extract_cmd(
         "sampling": sampling,
         "batch_size": batch_size,
         "device": device,
+        "what": what,
+        "layout": layout,
+        "short_side": short_side,
+        "fps": fps,
+        "max_frames": max_frames,
+        "tracking": tracking,
+        "max_hands": max_hands,
+        "mirrored": mirrored,
+        "ntu_camera": ntu_camera,
     }
     extractor = build_extractor(kind, **{k: v for k, v in options.items() if v is not None})
     report = extract(

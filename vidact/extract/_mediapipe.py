@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -143,10 +143,16 @@ class HandLandmarks:
 
 
 class _Tracker:
-    """A MediaPipe solution graph over the frames of one video (tracking state is per video: make one each)."""
+    """A MediaPipe solution graph over the frames of one video (tracking state is per video: make one each).
 
-    def __init__(self, solution: Any) -> None:
-        self._solution = solution
+    The graph is built on the first frame, inside the same quiet window as that frame's processing: building it
+    starts threads that open the models (and print notices) while the constructor returns.
+    """
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        import_mediapipe()  # fail here, once, if it is missing
+        self._make: Callable[[], Any] | None = make
+        self._solution: Any = None
         self._results = 0  # calls that found something: from _STARTUP_RESULTS on, every model has run once
 
     def __enter__(self) -> Any:
@@ -156,17 +162,20 @@ class _Tracker:
         self.close()
 
     def close(self) -> None:
+        """Stop the graph; the tracker takes no more frames."""
         if self._solution is not None:
             self._solution.close()
-            self._solution = None
+        self._solution = self._make = None
 
     def _process(self, frame: np.ndarray) -> Any:
-        if self._solution is None:
-            raise RuntimeError("the tracker is closed")
         frame = _check_frame(frame)
         if self._results >= _STARTUP_RESULTS:
             return self._solution.process(frame)
+        if self._make is None:
+            raise RuntimeError("the tracker is closed")
         with _quiet_startup_notices():
+            if self._solution is None:
+                self._solution = self._make()
             return self._solution.process(frame)
 
 
@@ -190,9 +199,8 @@ class BodyTracker(_Tracker):
         min_tracking_confidence: float = 0.5,
         smooth: bool = True,
     ) -> None:
-        mp = import_mediapipe()
         super().__init__(
-            mp.solutions.pose.Pose(
+            lambda: import_mediapipe().solutions.pose.Pose(
                 static_image_mode=static_image_mode,
                 model_complexity=1,
                 smooth_landmarks=smooth,
@@ -232,9 +240,8 @@ class HandTracker(_Tracker):
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
     ) -> None:
-        mp = import_mediapipe()
         super().__init__(
-            mp.solutions.hands.Hands(
+            lambda: import_mediapipe().solutions.hands.Hands(
                 static_image_mode=static_image_mode,
                 max_num_hands=max_hands,
                 model_complexity=1,

@@ -56,8 +56,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -139,7 +140,8 @@ def pose_positions(
     return positions if max_frames is None else positions[:max_frames]
 
 
-def _progress(total: int, label: str, enabled: bool) -> Progress:
+def _progress(total: int, enabled: bool) -> Progress:
+    """A transient bar of frames on stderr, drawn for videos of at least :data:`_PROGRESS_MIN_FRAMES` frames."""
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -169,7 +171,7 @@ def extract_pose(
     mirrored: bool = False,
     ntu_camera: Camera = "solve",
     ntu_kinect_joints: bool = True,
-    ntu_flip_x: bool = False,
+    ntu_flip_x: bool = True,
     label: int = -1,
     progress: bool = False,
 ) -> Record:
@@ -210,18 +212,14 @@ def extract_pose(
         times = reader.timestamps(positions) if positions.size else np.zeros(0)
         frames = (frame.numpy() for _, _, frame in reader.iter_frames(positions=positions))
         name = Path(video).name if Path(video).is_dir() else Path(video).stem
-        with _progress(positions.size, f"pose {name}", progress) as bar:
+        with _progress(positions.size, progress) as bar:
             task = bar.add_task(f"pose {name}", total=positions.size)
-            frames = _counted(frames, bar, task)
+            counted = _counted(frames, bar, task)
+            thresholds = (min_detection_confidence, min_tracking_confidence)
             if what == "body":
-                fields = _track_body(
-                    frames, positions.size, tracking, min_detection_confidence, min_tracking_confidence
-                )
+                fields = _track_body(counted, positions.size, tracking, *thresholds)
             else:
-                fields = _track_hands(
-                    frames, positions.size, tracking, min_detection_confidence, min_tracking_confidence,
-                    max_hands, mirrored,
-                )  # fmt: skip
+                fields = _track_hands(counted, positions.size, tracking, *thresholds, max_hands, mirrored)
         video_fps = meta.fps
     if not fields["found"].any():
         thing = "person" if what == "body" else "hand"
@@ -277,7 +275,8 @@ def _check_options(
     return layout
 
 
-def _counted(frames: Iterable[np.ndarray], bar: Progress, task: Any) -> Iterable[np.ndarray]:
+def _counted(frames: Iterable[np.ndarray], bar: Progress, task: Any) -> Iterator[np.ndarray]:
+    """``frames``, advancing the bar's task by one after each."""
     for frame in frames:
         yield frame
         bar.advance(task)
@@ -431,7 +430,7 @@ class PoseExtractor:
     mirrored: bool = False
     ntu_camera: Camera = "solve"
     ntu_kinect_joints: bool = True
-    ntu_flip_x: bool = False
+    ntu_flip_x: bool = True
 
     def params(self) -> dict[str, Any]:
         """The options, the MediaPipe release and model, and the output format's version."""
@@ -444,9 +443,15 @@ class PoseExtractor:
 
     def __call__(self, video: str) -> dict[str, np.ndarray]:
         """The record of :func:`extract_pose` as arrays (:func:`~vidact.data.skeleton.formats.record_to_arrays`)."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("always", NoPoseWarning)  # one line per empty video, even in a long run
-            return record_to_arrays(extract_pose(video, **asdict(self)))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NoPoseWarning)
+            record = extract_pose(video, **asdict(self))
+        for warning in caught:  # one line each on this worker's stderr, among the run's other messages
+            if issubclass(warning.category, NoPoseWarning):
+                print(f"warning: {warning.message}", file=sys.stderr, flush=True)
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        return record_to_arrays(record)
 
     def write(self, arrays: dict[str, np.ndarray], stem: Path) -> list[Path]:
         """The runner's write hook: ``<stem>.pose.pkl`` and ``<stem>.pose.npz``, each written atomically."""
@@ -471,7 +476,7 @@ def pose_extractor(
     mirrored: bool = False,
     ntu_camera: Camera = "solve",
     ntu_kinect_joints: bool = True,
-    ntu_flip_x: bool = False,
+    ntu_flip_x: bool = True,
 ) -> PoseExtractor:
     """The ``pose`` extractor (options as :func:`extract_pose`).
 

@@ -15,6 +15,11 @@ the hand found in more frames), any other layout MediaPipe Pose mapped to it
 Kinect skeletons). A pose record made beforehand (``vidact extract pose``, :func:`extract_pose`) can be passed
 instead; it must be in the preset's layout.
 
+**Which hand.** A hand model (``hand21``, one slot) reads the hand that moves most in each window
+(:func:`motion_energy`): a gesturing hand moves while the other rests in view; and only the frames in which
+that hand was found (a hand raised for a second of a three-second window would otherwise be mostly zeros, which
+the HaGRID model reads as "No Gesture").
+
 **The joints.** ``coords`` of the preset says which of the record's coordinates the model reads: ``image01``
 MediaPipe's normalised image coordinates, ``pixels`` the image coordinates, ``world`` the 3D ones (metres). The
 frames are picked as in training (:func:`~vidact.data.skeleton.transforms.skeleton_input`, test mode).
@@ -42,7 +47,7 @@ from ..data.skeleton.transforms import skeleton_input
 from ..errors import ConfigError
 from .predict import Prediction, Predictor
 
-__all__ = ["SkeletonPrediction", "pose_options", "model_record", "predict_skeleton"]
+__all__ = ["SkeletonPrediction", "pose_options", "model_record", "motion_energy", "predict_skeleton"]
 
 #: The short side pose extraction decodes at: MediaPipe's models look at 256-pixel crops of the person, so
 #: decoding a 1080p video at 540 costs a quarter of the pixels and moves landmarks by about a pixel.
@@ -105,10 +110,49 @@ def model_record(pose: Mapping[str, Any], preset: SkeletonPreset) -> Record:
 def _frames(record: Mapping[str, Any], keep: np.ndarray) -> Record:
     """``record`` with only the frames ``keep`` ([T] bool) of its per-frame arrays."""
     out = dict(record)
-    for key in ("keypoint", "keypoint_score"):
+    for key in ("keypoint", "keypoint_score", "found"):
         if key in record:
             out[key] = np.asarray(record[key])[:, keep]
     out["total_frames"] = int(keep.sum())
+    return out
+
+
+def motion_energy(keypoint: np.ndarray, found: np.ndarray | None = None) -> np.ndarray:
+    """How much each person (hand) moves: the mean distance its joints travel between consecutive frames in
+    which it was found, in the coordinates' units per frame.
+
+    Args:
+        keypoint: [M, T, V, C] joints.
+        found: [M, T] bool, the frames each was found in (default: frames whose joints are not all zero).
+
+    Returns:
+        [M] float64; 0 for one found in fewer than two consecutive frames.
+    """
+    keypoint = np.asarray(keypoint, dtype=np.float64)
+    if found is None:
+        found = np.abs(keypoint).reshape(*keypoint.shape[:2], -1).max(axis=-1) > 0
+    both = found[:, 1:] & found[:, :-1]  # [M, T-1]
+    step = np.linalg.norm(np.diff(keypoint, axis=1), axis=-1).mean(axis=-1)  # [M, T-1]
+    total = (step * both).sum(axis=1)
+    return np.divide(total, both.sum(axis=1), out=np.zeros(len(total)), where=both.sum(axis=1) > 0)
+
+
+def _most_active(record: Mapping[str, Any], persons: int) -> Record:
+    """``record`` with only its ``persons`` most moving persons (hands), most moving first.
+
+    A signing or gesturing hand moves; the other one rests in view, found in as many frames. PYSKL's person
+    selection (the highest total score) would keep whichever was found more often.
+    """
+    keypoint = np.asarray(record["keypoint"])
+    if keypoint.shape[0] <= persons:
+        return dict(record)
+    found = record.get("found")
+    order = np.argsort(-motion_energy(keypoint, None if found is None else np.asarray(found)), kind="stable")
+    keep = np.sort(order[:persons]) if persons > 1 else order[:1]
+    out = dict(record)
+    for key in ("keypoint", "keypoint_score", "found"):
+        if key in record:
+            out[key] = np.asarray(record[key])[keep]
     return out
 
 
@@ -178,18 +222,28 @@ def predict_skeleton(
     if total == 0:
         raise ConfigError(f"{os.fspath(video)}: no frames to score")
     bounds = window_bounds(times, window, stride)
+    hands = preset.layout == "hand21"
+
+    def select(part: Record) -> Record:  # hands: the moving one(s), in each window on its own
+        if not hands:
+            return part
+        part = _most_active(part, preset.persons)
+        seen = np.asarray(part["found"]).any(axis=0) if "found" in part else None
+        return _frames(part, seen) if seen is not None and seen.any() else part
+
     inputs = []
     for start, end in bounds:
         keep = (times >= start) & (times < end)
         if not keep.any():  # a window between two sampled frames: its nearest frame
             keep = np.zeros(total, dtype=bool)
             keep[int(np.argmin(np.abs(times - (start + end) / 2)))] = True
-        inputs.append(skeleton_input(_frames(record, keep), preset))
+        inputs.append(skeleton_input(select(_frames(record, keep)), preset))
     window_scores = _scores(predictor, inputs, batch_size)
     whole = preset.sampler != "pad" or total <= (preset.pad_to or preset.frames)
-    scores = (
-        _scores(predictor, [skeleton_input(record, preset)], 1)[0] if whole else window_scores.mean(axis=0)
-    )
+    if whole:  # the model on the whole sequence, as it was trained
+        scores = _scores(predictor, [skeleton_input(select(record), preset)], 1)[0]
+    else:
+        scores = window_scores.mean(axis=0)
     found = np.asarray(pose.get("found", np.ones((1, total), dtype=bool)))
     return SkeletonPrediction(
         video=os.fspath(video),

@@ -6,7 +6,61 @@ A skeleton sequence is joints ``[M, T, V, C]`` (persons, frames, joints, coordin
 a batch for a model is ``[N, M, T, V, C]``.
 """
 
+from .formats import (
+    arrays_to_record,
+    load_annotations,
+    load_npz,
+    load_pickle,
+    record_from_ctvm,
+    record_to_arrays,
+    record_to_ctvm,
+    save_npz,
+    save_pickle,
+    validate_record,
+)
+from .graph import Graph
 from .layouts import LAYOUTS, Layout, get_layout, list_layouts
+from .mapping import (
+    KINECT_GEOMETRY,
+    PLAIN_GEOMETRY,
+    NtuGeometry,
+    kinect_focal,
+    map_joints,
+    map_scores,
+    mapping_matrix,
+    mediapipe_to_ntu25,
+    solve_camera_offset,
+    to_kinect_axes,
+)
 from .presets import COORDS, SAMPLERS, SkeletonPreset
 
-__all__ = ["LAYOUTS", "Layout", "get_layout", "list_layouts", "COORDS", "SAMPLERS", "SkeletonPreset"]
+__all__ = [
+    "LAYOUTS",
+    "Layout",
+    "get_layout",
+    "list_layouts",
+    "Graph",
+    "COORDS",
+    "SAMPLERS",
+    "SkeletonPreset",
+    "validate_record",
+    "save_pickle",
+    "load_pickle",
+    "load_annotations",
+    "save_npz",
+    "load_npz",
+    "record_to_arrays",
+    "arrays_to_record",
+    "record_from_ctvm",
+    "record_to_ctvm",
+    "mapping_matrix",
+    "map_joints",
+    "map_scores",
+    "mediapipe_to_ntu25",
+    "solve_camera_offset",
+    "to_kinect_axes",
+    "kinect_focal",
+    "NtuGeometry",
+    "KINECT_GEOMETRY",
+    "PLAIN_GEOMETRY",
+]

@@ -19,7 +19,7 @@ step of :func:`mediapipe_to_ntu25` is a small function of its own, so its varian
    (focal length :func:`kinect_focal`: the Kinect v2 colour camera's, scaled to the image's width);
 2. :func:`map_joints` with :func:`mapping_matrix` and a :class:`NtuGeometry`: joints placed the Kinect way
    (:data:`KINECT_GEOMETRY`) or at the plain MediaPipe landmarks (:data:`PLAIN_GEOMETRY`);
-3. :func:`to_kinect_axes`: y flipped to point up (and x optionally mirrored).
+3. :func:`to_kinect_axes`: x and y negated (a half turn about z into Kinect's axes; ``flip_x=False`` mirrors).
 """
 
 from __future__ import annotations
@@ -351,15 +351,16 @@ def solve_camera_offset(
     return offset
 
 
-def to_kinect_axes(points: np.ndarray, *, flip_x: bool = False) -> np.ndarray:
+def to_kinect_axes(points: np.ndarray, *, flip_x: bool = True) -> np.ndarray:
     """MediaPipe's camera axes (x right, y down, z away) to Kinect v2 camera space (y up, z away).
 
     Args:
         points: [..., 3].
-        flip_x: also negate x. Kinect's x grows to the sensor's left, so turning MediaPipe's axes into Kinect's
-            (a half turn about z) negates x and y. NTU RGB+D's colour videos appear mirrored relative to its
-            camera space, and there a y flip alone matched the model best (see the module docstring of
-            :func:`mediapipe_to_ntu25`); for a user's own video a mirrored skeleton is the price.
+        flip_x: negate x as well as y (the default): Kinect's x grows to the sensor's left, so MediaPipe's
+            axes become Kinect's by a half turn about z. The real NTU sample agrees (a person facing the
+            sensor has the left shoulder at the smaller x). ``False`` negates y only, which mirrors the
+            skeleton; on the NTU clip both put "drink water" first (p 0.65 with the flip, 0.63 without; README,
+            "Skeletons").
 
     Returns:
         [..., 3], the dtype of ``points``.
@@ -379,7 +380,7 @@ def mediapipe_to_ntu25(
     focal: float | None = None,
     kinect_joints: bool = True,
     geometry: NtuGeometry | None = None,
-    flip_x: bool = False,
+    flip_x: bool = True,
 ) -> np.ndarray:
     """MediaPipe-33 world landmarks of one person as NTU-25 joints in a Kinect v2 camera space (metres).
 
@@ -403,7 +404,8 @@ def mediapipe_to_ntu25(
         kinect_joints: place joints the Kinect way (:data:`KINECT_GEOMETRY`) or at MediaPipe's landmarks
             (:data:`PLAIN_GEOMETRY`).
         geometry: an explicit :class:`NtuGeometry` (overrides ``kinect_joints``).
-        flip_x: also mirror x (see :func:`to_kinect_axes`).
+        flip_x: negate x too, the half turn into Kinect's axes (default; ``False`` mirrors the skeleton, see
+            :func:`to_kinect_axes`).
 
     Returns:
         [T, 25, 3] float32, Kinect camera space (x, y up, z away), metres.

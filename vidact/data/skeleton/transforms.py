@@ -9,7 +9,7 @@ so that models and their data BN see missing joints the same way whatever the tr
 :func:`uniform_sample_indices`     PYSKL's ``UniformSampleFrames``: T segments, one frame from each (random
                                    in training, fixed in testing); several clips for multi-view testing
 :func:`pad_frames`                 the first T frames, zero-padded (EfficientGCN's input)
-:func:`select_persons`             the M persons with the highest total score, zeros for absent ones
+:func:`select_persons`             the M persons with the highest total score first, zeros for absent ones
 :func:`to_image01`                 pixels -> [0, 1] by the image's width and height
 :func:`center_joints`              coordinates relative to a joint (of the first frame, or of every frame)
 :func:`random_rotate`              3D rotation about the vertical axis (or all three), training only
@@ -122,8 +122,8 @@ def pad_frames(joints: np.ndarray, length: int) -> np.ndarray:
 def select_persons(
     joints: np.ndarray, scores: np.ndarray | None, persons: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Keep ``persons`` person slots: the ones with the highest total score (ties and sequences without
-    scores: the first ones), in their original order; missing slots are zeros.
+    """Keep ``persons`` person slots: the ones with the highest total score, the highest first (ties and
+    sequences without scores: in their order); missing slots are zeros.
 
     Args:
         joints: [M, T, V, C].
@@ -141,7 +141,7 @@ def select_persons(
             keep = np.arange(persons)
         else:
             total = scores.reshape(m, -1).sum(axis=1)
-            keep = np.sort(np.argsort(-total, kind="stable")[:persons])
+            keep = np.argsort(-total, kind="stable")[:persons]
         joints = joints[keep]
         scores = None if scores is None else scores[keep]
     if joints.shape[0] < persons:

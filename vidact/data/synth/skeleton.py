@@ -54,6 +54,7 @@ from tqdm.auto import tqdm
 
 from ..._atomic import write_text
 from ...errors import ConfigError, DatasetError
+from ..skeleton.dataset import ANNOTATIONS_FILE
 from ..skeleton.formats import save_pickle
 from ..skeleton.layouts import Layout, get_layout
 from .clips import clip_rng
@@ -405,9 +406,9 @@ def _sit_down(p: Performance, t: np.ndarray) -> _Pose:
     pose.thigh, pose.shin = np.deg2rad(88.0 * down), np.deg2rad(6.0 * down)
     # The trunk leans forward while the weight moves back, and stays a little forward once seated.
     pose.lean = np.deg2rad(35.0 * p.amplitude * np.sin(np.pi * down) + 6.0 * down)
-    shoulder = _rotation(0, -np.deg2rad(30.0) * down, n) @ _rotation(2, np.deg2rad(8.0), n)  # hands to thighs
+    shoulder = _rotation(0, -np.deg2rad(15.0) * down, n) @ _rotation(2, np.deg2rad(8.0), n)  # hands to thighs
     pose.left_arm, pose.right_arm = shoulder, _mirror(shoulder)
-    pose.left_elbow = pose.right_elbow = np.deg2rad(12.0 + 45.0 * down)
+    pose.left_elbow = pose.right_elbow = np.deg2rad(12.0 + 43.0 * down)
     return pose
 
 
@@ -617,7 +618,6 @@ def render_skeleton(
 
 # -- data sets on disk ------------------------------------------------------------------------------------------
 #: The files :func:`synthesize_skeletons` writes in its folder.
-ANNOTATIONS_FILE = "annotations.pkl"
 _OURS = (ANNOTATIONS_FILE, "classes.txt", "manifest.json")
 
 

@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ...data.skeleton.dataset import SkeletonDataset, collate_skeletons
+from ...data.skeleton.layouts import LAYOUTS, Layout, get_layout
 from ...data.skeleton.presets import SkeletonPreset
 from ...data.skeleton.transforms import CENTERS
 from ...errors import ConfigError
@@ -85,7 +86,7 @@ def skeleton_preset(config: Mapping[str, Any]) -> SkeletonPreset:
     try:
         return replace(
             base,
-            layout=str(arguments.get("layout", base.layout)),
+            layout=_input_layout(arguments.get("layout", base.layout)),
             channels=int(arguments.get("in_channels", base.channels)),
             frames=int(data["clip_len"]),
             num_clips=int(views["num_clips"]),
@@ -93,6 +94,15 @@ def skeleton_preset(config: Mapping[str, Any]) -> SkeletonPreset:
         )
     except (TypeError, ValueError) as e:
         raise ConfigError(f"task skeleton: {e}") from None
+
+
+def _input_layout(layout: str | Layout) -> str:
+    """The name of the layout whose joints a model reads: a model's own tree over a shipped layout's joints
+    (EfficientGCN's ``ntu25_efficientgcn``) reads that layout's input."""
+    if isinstance(layout, str):
+        return layout
+    same = [name for name, known in LAYOUTS.items() if known.joints == layout.joints]
+    return same[0] if same else layout.name
 
 
 def _dataset_options(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,8 +188,6 @@ class SkeletonClassification(Classification):
         if (rotate or scale) and self.preset.channels != 3:
             raise ConfigError("task.kwargs: rotate and scale augment 3D joints; the model reads 2D ones")
         if center_joint is not None:
-            from ...data.skeleton.layouts import get_layout
-
             try:
                 get_layout(self.preset.layout).index(center_joint)
             except KeyError as e:
