@@ -7,6 +7,7 @@ pair-chance while the temporal model separates the pairs; on scene-biased data o
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,11 +15,13 @@ from vidact.cli import main
 from vidact.demo import PRESETS, run_demo
 from vidact.errors import ConfigError
 
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
 
 @pytest.mark.slow
 def test_quick_demo_shows_the_gap(tmp_path):
     out = tmp_path / "demo"
-    payload = run_demo(out, "quick", seed=0, progress=False, log=lambda *_: None)
+    payload = run_demo(out, "quick", seed=0, real_data=SHARED, progress=False, log=lambda *_: None)
     on_disk = json.loads((out / "results.json").read_text())
     assert on_disk == json.loads(json.dumps(payload))
 
@@ -41,8 +44,21 @@ def test_quick_demo_shows_the_gap(tmp_path):
 
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "per-frame" in html.lower()
-    for name in ("confusion_temporal_per_frame.png", "confusion_temporal_temporal.png", "flicker/flicker.png"):
+    for name in (
+        "confusion_temporal_per_frame.png",
+        "confusion_temporal_temporal.png",
+        "flicker/flicker.png",
+    ):
         assert (out / name).stat().st_size > 1000, name
+
+    # real video: the quick preset's two real clips through the pretrained skeleton models
+    real = {Path(row["video"]).name: row for row in on_disk["real_video"]["clips"]}
+    assert set(real) == set(PRESETS["quick"].real_clips) and not on_disk["real_video"]["failures"]
+    assert real["S001C001P001R001A001_drink_water.avi"]["top"][0]["label"] == "drink water"
+    assert real["yes.mkv"]["top"][0]["label"] == "Fist"  # ASL "yes" is a nodding fist
+    assert "Real video" in html and "drink water" in html
+    for row in real.values():
+        assert (out / "real" / row["overlay"]).stat().st_size > 1000
 
     # re-running into the same folder replaces the earlier demo's output instead of refusing
     assert (out / ".vidact-demo").exists()

@@ -568,13 +568,26 @@ def demo(
     preset: Annotated[str, typer.Option(help="'default' (about 10 min on 2 cores) or 'quick'.")] = "default",
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the training runs.")] = 0,
     progress: Annotated[bool, typer.Option(help="Progress bars.")] = True,
+    real_data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Real clips for the real-video section (videos/, skeleton/pretrained/; default "
+            "$VIDACT_REAL_DATA or ../shared/data)."
+        ),
+    ] = None,
+    real: Annotated[bool, typer.Option(help="The real-video section (pose + pretrained skeleton models).")] = True,
 ) -> None:
     """The main job: synthesize temporal-pair and scene-biased videos, train a per-frame and a temporal model on
-    each, evaluate, and write results.json and report.html."""
+    each, evaluate; then real clips through real skeleton models; write results.json and report.html."""
     from .demo import comparison_rows, run_demo
 
     results = run_demo(
-        out, preset, seed=seed, progress=progress, log=lambda m: console.print(m, highlight=False)
+        out,
+        preset,
+        seed=seed,
+        real_data=(real_data if real_data is not None else True) if real else None,
+        progress=progress,
+        log=lambda m: console.print(m, highlight=False),
     )
     t = Table(title="test top-1: per-frame vs temporal")
     for col in ("dataset", "per-frame", "temporal", "gap"):
@@ -588,6 +601,15 @@ def demo(
         f"the right direction only {tp['per_frame']['direction_acc_within_pair']:.0%} (pair chance 50%); "
         f"the temporal model gets the direction {tp['temporal']['direction_acc_within_pair']:.0%}."
     )
+    clips = results.get("real_video", {}).get("clips", [])
+    if clips:
+        t = Table(title="real video: what the pretrained skeleton models say (not an accuracy)")
+        for col in ("clip", "its label", "model", "top 3"):
+            t.add_column(col)
+        for row in clips:
+            says = ", ".join(f"{x['label']} {x['score']:.2f}" for x in row["top"][:3])
+            t.add_row(Path(row["video"]).name, row["truth"] or "-", row["model"], says)
+        console.print(t)
     console.print(
         f"wrote {out / 'results.json'} and {out / 'report.html'} ({results['_about']['seconds']:.0f} s)",
         soft_wrap=True,
