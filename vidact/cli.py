@@ -616,6 +616,50 @@ def demo(
     )
 
 
+@app.command()
+def fuse(
+    scores: Annotated[
+        list[Path],
+        typer.Argument(help="Score files of the same samples: mmaction2/PYSKL test pickles, .npy [N, K], .npz."),
+    ],
+    weights: Annotated[
+        str | None, typer.Option(help="Comma-separated weights, one per file (default 1 each), e.g. 2,2,1,1.")
+    ] = None,
+    normalize: Annotated[
+        str | None,
+        typer.Option(help="softmax (logits) or none (probabilities); default: none where all are probabilities."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the fused scores here (.npy).")] = None,
+) -> None:
+    """Late fusion of several models' scores (skeleton streams, RGB + flow): top-1 of each and of the weighted
+    sum, where the files carry labels."""
+    import numpy as np
+
+    from ._atomic import atomic_write
+    from .infer.fusion import are_probabilities, fuse_scores, read_scores
+
+    loaded = [read_scores(path) for path in scores]
+    factors = None
+    if weights is not None:
+        try:
+            factors = [float(w) for w in weights.split(",")]
+        except ValueError:
+            raise ConfigError(f"--weights: not comma-separated numbers: {weights!r}") from None
+    mode = normalize or ("none" if all(are_probabilities(s) for s, _ in loaded) else "softmax")
+    fused = fuse_scores([s for s, _ in loaded], factors, normalize=mode)  # type: ignore[arg-type]
+    labels = next((lab for _, lab in loaded if lab is not None), None)
+    t = Table(title=f"late fusion ({mode}, weights {factors or 'all 1'})", title_justify="left")
+    t.add_column("scores")
+    t.add_column("top-1", justify="right")
+    for path, (s, _) in zip(scores, loaded, strict=True):
+        t.add_row(str(path), f"{(s.argmax(1) == labels).mean():.4f}" if labels is not None else "-")
+    t.add_row("fused", f"{(fused.argmax(1) == labels).mean():.4f}" if labels is not None else "-")
+    console.print(t)
+    if out is not None:
+        with atomic_write(out, "wb") as f:
+            np.save(f, fused)
+
+
 weights_app = typer.Typer(
     help="Published weights by name: list them, download them, or register a file downloaded by hand.",
     no_args_is_help=True,

@@ -126,18 +126,40 @@ _SAFE_GLOBALS = frozenset(
 )
 
 
+def _tensor_from_bytes(data: bytes) -> Any:
+    """What ``torch.storage._load_from_bytes`` does for a tensor pickled with plain ``pickle``, but through
+    torch's weights-only loader: the bytes are a whole ``torch.save`` file, which could otherwise run code."""
+    return torch.load(io.BytesIO(data), weights_only=True)
+
+
+#: Tensors inside a plain pickle (``pickle.dump`` of a dict holding torch tensors, as score files are often
+#: written): the tensor rebuild function, and the storage loader replaced by :func:`_tensor_from_bytes`.
+_TENSOR_GLOBALS = {
+    ("torch._utils", "_rebuild_tensor_v2"): None,  # imported as is: it only views a storage
+    ("torch.storage", "_load_from_bytes"): _tensor_from_bytes,
+}
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, *args: Any, tensors: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tensors = tensors
+
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _SAFE_GLOBALS:
             return super().find_class(module, name)
+        if self.tensors and (module, name) in _TENSOR_GLOBALS:
+            return _TENSOR_GLOBALS[module, name] or super().find_class(module, name)
         raise pickle.UnpicklingError(f"it needs {module}.{name}, which vidact will not load from a pickle")
 
 
-def safe_unpickle(path: str | os.PathLike, *, encoding: str = "latin1") -> Any:
-    """Load a plain pickle (Caffe2 blobs, numpy-era checkpoints) admitting only containers, numbers, strings
-    and numpy arrays: a pickle that would import anything else (and so could run code) is refused.
+def safe_unpickle(path: str | os.PathLike, *, encoding: str = "latin1", tensors: bool = False) -> Any:
+    """Load a plain pickle (Caffe2 blobs, numpy-era checkpoints, score files) admitting only containers,
+    numbers, strings and numpy arrays: a pickle that would import anything else (and so could run code) is
+    refused.
 
-    ``encoding="latin1"`` reads pickles written by Python 2 (Caffe2's) as numpy does.
+    ``encoding="latin1"`` reads pickles written by Python 2 (Caffe2's) as numpy does. ``tensors=True`` also
+    admits torch tensors pickled with plain ``pickle``, their data read by ``torch.load(weights_only=True)``.
 
     Raises:
         CheckpointError: missing, empty or corrupt file, or a pickle that asks for anything beyond that.
@@ -147,7 +169,7 @@ def safe_unpickle(path: str | os.PathLike, *, encoding: str = "latin1") -> Any:
         raise CheckpointError(f"{path}: no such file")
     try:
         with open(path, "rb") as f:
-            return _RestrictedUnpickler(io.BufferedReader(f), encoding=encoding).load()
+            return _RestrictedUnpickler(io.BufferedReader(f), encoding=encoding, tensors=tensors).load()
     except pickle.UnpicklingError as e:
         raise CheckpointError(f"{path}: not a safe pickle ({e})") from None
     except Exception as e:  # EOFError, ValueError, ...: truncated or not a pickle
