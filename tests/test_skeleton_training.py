@@ -33,7 +33,7 @@ from vidact.engine.evaluate import evaluate
 from vidact.engine.tasks import build_task
 from vidact.engine.train import train
 from vidact.errors import ConfigError, DatasetError
-from vidact.models import build_model
+from vidact.models import build_model, list_models, model_card
 
 # -- sampling and transforms ------------------------------------------------------------------------------------
 
@@ -282,3 +282,33 @@ def test_a_tiny_run_learns_and_evaluates_to_the_same_numbers(easy_set: Path, tmp
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(out.read_text())["metrics"]["top1"] == best["top1"]
+
+
+#: One model of each skeleton family, and ST-GCN++ (another block); EfficientGCN-B2/B4 are B0 scaled. The
+#: graph networks at a quarter width, which keeps the test to seconds.
+SKELETON_MODELS = {
+    "skeleton_frame_mlp": {},
+    "stgcn": {"base_channels": 16},
+    "stgcnpp": {"base_channels": 16},
+    "efficientgcn_b0": {},
+}
+
+
+def test_every_skeleton_family_is_tried() -> None:
+    families = {model_card(name).family for name in list_models() if model_card(name).modality == "skeleton"}
+    assert families == {model_card(name).family for name in SKELETON_MODELS}
+
+
+@pytest.mark.parametrize("name", SKELETON_MODELS)
+def test_skeleton_models_train_through_the_task(name: str, easy_set: Path, tmp_path: Path) -> None:
+    """An epoch of a skeleton model of each family on NTU-25 joints, then its checkpoint loads and evaluates with
+    its card's sampler (EfficientGCN: the first frames, zero-padded, one view)."""
+    cfg = _recipe(easy_set)
+    cfg.model.name, cfg.model.kwargs = name, {"layout": "ntu25", "in_channels": 3, **SKELETON_MODELS[name]}
+    cfg.train.epochs, cfg.data.batch_size, cfg.eval.num_clips = 1, 12, 2
+    result = train(cfg, tmp_path / "run", progress=False)
+    assert result.best is not None and np.isfinite(result.history[0]["train_loss"])
+    evaluated = evaluate(tmp_path / "run", easy_set, progress=False)
+    views = 1 if model_card(name).preset.sampler == "pad" else 2
+    assert evaluated.scores.shape == (18, 3) and evaluated.num_clips == views
+    np.testing.assert_allclose(evaluated.scores.sum(axis=1), 1.0, rtol=1e-5)

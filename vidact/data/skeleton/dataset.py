@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ...errors import DatasetError
+from ...errors import ConfigError, DatasetError
 from ..datasets.samples import read_class_names
-from .formats import Record, load_annotations, load_npz
+from .formats import Record, load_annotations, load_npz, validate_record
 from .layouts import get_layout
 from .presets import SkeletonPreset
 from .transforms import CENTERS, Center, skeleton_input
@@ -78,9 +78,11 @@ def read_split(
     elif isinstance(annotations, Mapping) and "annotations" in annotations:
         records, splits = list(annotations["annotations"]), dict(annotations.get("split", {}))
     elif isinstance(annotations, Mapping):
-        records, splits = [dict(annotations)], {}
+        records, splits = [annotations], {}
     else:
-        records, splits = [dict(r) for r in annotations], {}
+        records, splits = list(annotations), {}
+    if source is None:  # records from memory get the checks a file's get
+        records = [validate_record(r, source=f"annotation {i}") for i, r in enumerate(records)]
     if split is None:
         return records, source
     if split not in splits:
@@ -119,7 +121,8 @@ class SkeletonDataset(Dataset):
 
     Raises:
         DatasetError: an unreadable file, a missing split, records without labels, or labels beyond the classes.
-        ConfigError: a preset that does not fit.
+        ConfigError: a preset or an option that does not fit (unknown preset fields, a centring joint the
+            layout lacks, augmentation of 2D joints).
     """
 
     def __init__(
@@ -140,21 +143,24 @@ class SkeletonDataset(Dataset):
             known = {f.name for f in fields(SkeletonPreset)}
             unknown = sorted(set(preset) - known)
             if unknown:
-                raise DatasetError(
+                raise ConfigError(
                     f"skeleton preset: unknown field(s) {', '.join(unknown)}; fields: {', '.join(sorted(known))}"
                 )
             preset = SkeletonPreset(**preset)
         if center not in CENTERS:
-            raise DatasetError(f"center must be one of {', '.join(CENTERS)}, got {center!r}")
+            raise ConfigError(f"center must be one of {', '.join(CENTERS)}, got {center!r}")
         if rotate < 0 or not 0 <= scale < 1:
-            raise DatasetError(f"need rotate >= 0 and 0 <= scale < 1, got rotate={rotate}, scale={scale}")
+            raise ConfigError(f"need rotate >= 0 and 0 <= scale < 1, got rotate={rotate}, scale={scale}")
         if (rotate or scale) and preset.channels != 3:
-            raise DatasetError("rotation and scale augmentation need 3D joints (preset channels 3)")
+            raise ConfigError("rotation and scale augmentation need 3D joints (preset channels 3)")
         self.records, self.source = read_split(annotations, split)
         self.split, self.preset, self.train = split, preset, train
         self.seed, self.center, self.rotate, self.scale = seed, center, float(rotate), float(scale)
         layout = get_layout(preset.layout)
-        self.center_joint = layout.index(center_joint) if isinstance(center_joint, str) else center_joint
+        try:
+            self.center_joint = layout.index(center_joint) if isinstance(center_joint, str) else center_joint
+        except KeyError as e:
+            raise ConfigError(f"center_joint: {e.args[0]}") from None
         where = self.source or "annotations"
         labels = [r.get("label", -1) for r in self.records]
         if any(label < 0 for label in labels):

@@ -273,15 +273,15 @@ def draw_performance(
 # -- poses ------------------------------------------------------------------------------------------------------
 @dataclass
 class _Pose:
-    """A body's configuration over T frames (radians; arm rotations in the left arm's convention, the right arm
-    gets them mirrored unless ``right_arm`` is given in the body frame).
+    """A body's configuration over T frames (angles in radians).
 
-    ``*_arm``: shoulder rotations [T, 3, 3] of the arm hanging down (identity: hanging, palm to the thigh);
-    ``*_elbow``: elbow bends [T] (the forearm turning forward from the upper arm's line); ``thigh``: the thighs'
-    angle from vertical, forward [T]; ``shin``: the shins' angle from vertical, the knee ahead of the ankle
-    [T]; ``spread``: the legs' sideways angle [T]; ``lean``: the trunk's forward lean [T]; ``hop``: metres
-    above the floor [T]; ``planted``: the ankles stay where they stand (else only the lower one touches the
-    floor, plus the hop).
+    ``left_arm``, ``right_arm``: shoulder rotations [T, 3, 3] in the body frame, applied to the arm hanging down
+    (the identity: hanging, palm to the thigh; the right arm of a symmetric pose is the left one's
+    :func:`_mirror`); ``*_elbow``: elbow bends [T] (the forearm turning forward from the upper arm's line);
+    ``thigh``: the thighs' angle from vertical, forward [T]; ``shin``: the shins' angle from vertical, the knee
+    ahead of the ankle [T]; ``spread``: the legs' sideways angle [T]; ``lean``: the trunk's forward lean [T];
+    ``hop``: metres above the floor [T]; ``planted``: the ankles stay where they stand (else the lower one
+    touches the floor, plus the hop).
     """
 
     left_arm: np.ndarray
@@ -296,16 +296,17 @@ class _Pose:
     planted: bool = True
 
 
+def _mirror(rotations: np.ndarray) -> np.ndarray:
+    """The left arm's shoulder rotations [T, 3, 3] as the right arm's (mirrored through the body's midplane)."""
+    return _MIRROR @ rotations @ _MIRROR
+
+
 def _rest(frames: int) -> _Pose:
     """Standing, arms hanging slightly away from the body, elbows slightly bent."""
     arm = _rotation(2, np.deg2rad(8.0), frames)
     elbow = np.full(frames, np.deg2rad(12.0))
     zeros = np.zeros(frames)
-    return _Pose(arm, elbow, _MIRROR @ arm @ _MIRROR, elbow.copy(), zeros, zeros, zeros, zeros, zeros)
-
-
-def _mirror(rotations: np.ndarray) -> np.ndarray:
-    return _MIRROR @ rotations @ _MIRROR
+    return _Pose(arm, elbow, _mirror(arm), elbow.copy(), zeros, zeros, zeros, zeros, zeros)
 
 
 def _cycle(p: Performance, t: np.ndarray, hertz: float) -> np.ndarray:
@@ -430,12 +431,12 @@ def _body_points(pose: _Pose, p: Performance) -> dict[str, np.ndarray]:
     lean = _rotation(0, pose.lean + np.deg2rad(1.5) * np.sin(2 * np.pi * (p.sway + 0.3 * t)), n)
     points: dict[str, np.ndarray] = {}
     legs = {}
+    zeros = np.zeros(n)
+    thigh_down = np.stack([zeros, -np.cos(pose.thigh), np.sin(pose.thigh)], axis=1)  # knee forward of the hip
+    shin_down = np.stack([zeros, -np.cos(pose.shin), -np.sin(pose.shin)], axis=1)  # ankle behind the knee
     for side, sign in (("left", 1.0), ("right", -1.0)):
         spread = _rotation(2, sign * pose.spread, n)
-        thigh = (
-            _apply(spread, np.stack([0 * pose.thigh, -np.cos(pose.thigh), np.sin(pose.thigh)], 1)) * _THIGH
-        )
-        shin = _apply(spread, np.stack([0 * pose.shin, -np.cos(pose.shin), -np.sin(pose.shin)], 1)) * _SHIN
+        thigh, shin = _apply(spread, thigh_down) * _THIGH, _apply(spread, shin_down) * _SHIN
         hip = _apply(lean, _TRUNK_POINTS[f"{side}_hip"])  # from the pelvis centre
         legs[side] = (hip, thigh, shin, spread)
     if pose.planted:

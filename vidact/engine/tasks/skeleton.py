@@ -44,9 +44,10 @@ from ...data.skeleton.dataset import SkeletonDataset, collate_skeletons
 from ...data.skeleton.layouts import LAYOUTS, Layout, get_layout
 from ...data.skeleton.presets import SkeletonPreset
 from ...data.skeleton.transforms import CENTERS
-from ...errors import ConfigError
+from ...errors import ConfigError, DatasetError
 from ...models import get_builder, model_card
 from ..config import Config, DataConfig, EvalConfig
+from ..evaluate import Average, EvalResult, average_views, match_classes
 from ..metrics import classification_metrics
 from ..optim import mixup, soft_cross_entropy, soft_targets
 from . import register_task
@@ -79,7 +80,9 @@ def skeleton_preset(config: Mapping[str, Any]) -> SkeletonPreset:
         key: param.default for key, param in signature.parameters.items() if param.default is not param.empty
     }
     arguments.update(model.get("kwargs") or {})
-    base = card.preset or SkeletonPreset(layout=str(arguments.get("layout", "ntu25")), frames=card.frames)
+    base = card.preset or SkeletonPreset(
+        layout=_input_layout(arguments.get("layout", "ntu25")), frames=card.frames
+    )
     data = {**asdict(DataConfig()), **(config.get("data") or {})}
     views = {**asdict(EvalConfig()), **(config.get("eval") or {})}
     options = (config.get("task") or {}).get("kwargs") or {}
@@ -182,9 +185,9 @@ class SkeletonClassification(Classification):
             raise ConfigError(f"task.kwargs.center must be one of {', '.join(CENTERS)}, got {center!r}")
         if rotate < 0 or not 0 <= scale < 1:
             raise ConfigError(f"task.kwargs: need rotate >= 0 and 0 <= scale < 1, got {rotate} and {scale}")
-        self.preset = skeleton_preset(
-            config.to_dict()
-        )  # a wrong model or option fails before any data is read
+        # The preset reads persons, coords, sampler and pad_to from the recipe (as evaluation does, from a
+        # checkpoint's): a wrong model or option fails here, before any data is read.
+        self.preset = skeleton_preset(config.to_dict())
         if (rotate or scale) and self.preset.channels != 3:
             raise ConfigError("task.kwargs: rotate and scale augment 3D joints; the model reads 2D ones")
         if center_joint is not None:
@@ -231,12 +234,12 @@ def evaluate_skeleton(
     *,
     split: str | None = None,
     num_clips: int | None = None,
-    average: str = "softmax",
+    average: Average = "softmax",
     batch_size: int | None = None,
     workers: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = True,
-):
+) -> EvalResult:
     """Multi-view test of a skeleton run's model on one split of an annotation file (``vidact eval``).
 
     Each sequence gives ``num_clips`` views (the :func:`~vidact.data.skeleton.transforms.uniform_sample_indices`
@@ -260,8 +263,6 @@ def evaluate_skeleton(
     Raises:
         ConfigError, DatasetError: an unreadable file, a missing split, classes the model lacks.
     """
-    from ..evaluate import EvalResult, average_views, match_classes
-
     views = {**asdict(EvalConfig()), **(config.get("eval") or {})}
     split = views["split"] if split is None else split
     num_clips = int(views["num_clips"] if num_clips is None else num_clips)
@@ -279,6 +280,8 @@ def evaluate_skeleton(
         classes=data_cfg["classes"],
         **_dataset_options(config),
     )
+    if not len(dataset):
+        raise DatasetError(f"{os.fspath(data)}: split {split!r} holds no sequences")
     label_map = match_classes(dataset.classes, dataset.labels, classes, os.fspath(data))
     device = torch.device(device)
     model = model.to(device).eval()
@@ -298,7 +301,7 @@ def evaluate_skeleton(
             if joints.ndim == 5:  # one view: [B, M, T, V, C]
                 joints = joints[:, None]
             logits = model(joints.flatten(0, 1))  # [B * K, num_classes]
-            scores.append(average_views(logits.reshape(*joints.shape[:2], -1), average).cpu())  # type: ignore[arg-type]
+            scores.append(average_views(logits.reshape(*joints.shape[:2], -1), average).cpu())
             bar.update(len(joints))
     score_array = torch.cat(scores).numpy()
     labels = label_map[dataset.labels]
@@ -310,7 +313,7 @@ def evaluate_skeleton(
         metrics=classification_metrics(score_array, labels, len(classes)),
         num_clips=num_clips,
         num_crops=1,
-        average=average,  # type: ignore[arg-type]
+        average=average,
         split=split or None,
         data=os.fspath(data),
     )
