@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ablation.py
 	$(BIN)/python benchmarks/extract.py
 	$(BIN)/python benchmarks/train.py
+	$(BIN)/python benchmarks/skeleton.py
 
 # The built wheel in a clean venv without dev extras: every command once (what CI runs after the tests).
 smoke:

@@ -106,7 +106,7 @@ def bench_pose(quick: bool) -> list[dict] | str:
         ("ntu 1920x1080, full size", ntu, {"what": "body"}),
         ("ntu 1920x1080, short side 540", ntu, {"what": "body", "short_side": 540}),
         ("kinetics tai_chi 340x256", SHARED / "kinetics" / "tai_chi.mp4", {"what": "body"}),
-        ("asl hello 640x480, hands", SHARED / "asl" / "yes.mkv", {"what": "hands"}),
+        ("asl yes 640x480, hands", SHARED / "asl" / "yes.mkv", {"what": "hands"}),
     ]
     rows = []
     for label, video, options in cases[:2] if quick else cases:

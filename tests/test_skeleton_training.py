@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from vidact.data.skeleton.dataset import SkeletonDataset, collate_skeletons
+from vidact.data.skeleton.formats import load_annotations
 from vidact.data.skeleton.presets import SkeletonPreset
 from vidact.data.skeleton.transforms import (
     center_joints,
@@ -33,6 +34,8 @@ from vidact.engine.evaluate import evaluate
 from vidact.engine.tasks import build_task
 from vidact.engine.train import train
 from vidact.errors import ConfigError, DatasetError
+from vidact.infer.predict import load_predictor
+from vidact.infer.skeleton import predict_skeleton
 from vidact.models import build_model, list_models, model_card
 
 # -- sampling and transforms ------------------------------------------------------------------------------------
@@ -282,6 +285,18 @@ def test_a_tiny_run_learns_and_evaluates_to_the_same_numbers(easy_set: Path, tmp
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(out.read_text())["metrics"]["top1"] == best["top1"]
+
+    # `vidact predict` with the run reads its skeleton preset: a pose in, the model's scores of it out.
+    predictor = load_predictor(tmp_path / "run")
+    assert predictor.preset == SkeletonPreset("ntu25", 16, coords="world", channels=3, num_clips=3)
+    records, split = load_annotations(easy_set / "annotations.pkl")
+    record = next(r for r in records if r["frame_dir"] == split["val"][0])
+    pose = {**record, "keypoint_world": record["keypoint"], "layout": "ntu25"}
+    prediction = predict_skeleton(predictor, "sequence", pose=pose, window=100.0)
+    with torch.no_grad():
+        direct = model(torch.from_numpy(skeleton_input(pose, predictor.preset))).softmax(-1).mean(0).numpy()
+    np.testing.assert_allclose(prediction.scores, direct, rtol=1e-5, atol=1e-6)
+    assert prediction.classes == list(EASY) and prediction.top(1)[0][0] == EASY[int(direct.argmax())]
 
 
 #: One model of each skeleton family, and ST-GCN++ (another block); EfficientGCN-B2/B4 are B0 scaled. The

@@ -297,7 +297,7 @@ def eval_cmd(
     t.add_column("metric", style="bold")
     t.add_column("value")
     rows = [
-        ("videos", f"{m['num_samples']:,}{left_out}"),
+        ("samples", f"{m['num_samples']:,}{left_out}"),
         ("views", f"{result.num_clips} clips x {result.num_crops} crops, {result.average} averaged"),
         ("top-1", f"{100 * m['top1']:.2f} %"),
         ("top-5", f"{100 * m['top5']:.2f} %"),

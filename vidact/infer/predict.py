@@ -145,7 +145,13 @@ def load_predictor(
         if labels is not None:
             raise ConfigError("--labels goes with --weights FILE or published weights")
         net, info = load_model(model)
-        preset = recipe_preset(info.config)
+        card = _card_or_none(info.model_name)
+        if card is not None and card.modality == "skeleton":  # a skeleton run: joints, not clips
+            from ..engine.tasks.skeleton import skeleton_preset
+
+            preset = skeleton_preset(info.config)
+        else:
+            preset = recipe_preset(info.config)
         return Predictor(net.to(device), info.model_name, str(info.path), info.classes, preset, device)
 
     get_builder(name)  # ConfigError naming close matches for an unknown model

@@ -181,6 +181,7 @@ class GraphConv(nn.Module):
             raise ConfigError(f"the adjacency must be [K, V, V], got {tuple(A.shape)}")
         self.adaptive = adaptive
         self.num_subsets = A.shape[0]
+        A = A.to(torch.get_default_device())  # where the other parameters go (the meta device too)
         if adaptive == "init":
             self.A = nn.Parameter(A.clone())
         else:

@@ -6,6 +6,7 @@ A skeleton sequence is joints ``[M, T, V, C]`` (persons, frames, joints, coordin
 a batch for a model is ``[N, M, T, V, C]``.
 """
 
+from .dataset import ANNOTATIONS_FILE, SkeletonDataset, collate_skeletons, read_split, resolve_annotations
 from .formats import (
     arrays_to_record,
     load_annotations,
@@ -33,6 +34,18 @@ from .mapping import (
     to_kinect_axes,
 )
 from .presets import COORDS, SAMPLERS, SkeletonPreset
+from .transforms import (
+    CENTERS,
+    TEST_SEED,
+    center_joints,
+    pad_frames,
+    random_rotate,
+    random_scale,
+    select_persons,
+    skeleton_input,
+    to_image01,
+    uniform_sample_indices,
+)
 
 __all__ = [
     "LAYOUTS",
@@ -63,4 +76,19 @@ __all__ = [
     "NtuGeometry",
     "KINECT_GEOMETRY",
     "PLAIN_GEOMETRY",
+    "SkeletonDataset",
+    "collate_skeletons",
+    "read_split",
+    "resolve_annotations",
+    "ANNOTATIONS_FILE",
+    "skeleton_input",
+    "uniform_sample_indices",
+    "pad_frames",
+    "select_persons",
+    "to_image01",
+    "center_joints",
+    "random_rotate",
+    "random_scale",
+    "CENTERS",
+    "TEST_SEED",
 ]

@@ -27,14 +27,23 @@ distribution, so they carry no class information.
     >>> info = synthesize("data/reversed", "temporal", videos_per_class={"train": 50, "val": 10, "test": 20})
     >>> info.classes[:2], info.partners["opening_lid"]
     (('beckoning', 'shooing'), 'closing_lid')
+
+A third kind is not video: ``vidact synth --kind skeleton`` (:mod:`vidact.data.synth.skeleton`) writes joint
+trajectories of actions that differ only in motion (waving vs pointing, clockwise vs counter-clockwise arm
+circles, sitting down vs standing up as a time-reversed pair, ...) as a PYSKL annotation file.
 """
 
 from .actions import TEMPORAL_CLASSES, TEMPORAL_PAIRS
 from .clips import Kind, clip_rng, render_clip
 from .scenes import SCENE_CLASSES
+from .skeleton import SKELETON_CLASSES, SKELETON_PAIRS, render_skeleton, synthesize_skeletons
 from .writer import DEFAULT_VIDEOS_PER_CLASS, SPLITS, SynthInfo, synthesize
 
 __all__ = [
+    "SKELETON_CLASSES",
+    "SKELETON_PAIRS",
+    "render_skeleton",
+    "synthesize_skeletons",
     "Kind",
     "TEMPORAL_PAIRS",
     "TEMPORAL_CLASSES",
