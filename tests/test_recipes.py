@@ -22,7 +22,7 @@ from vidact.cli import main
 from vidact.data.synth import synthesize
 from vidact.data.synth.skeleton import synthesize_skeletons
 from vidact.engine.checkpoint import load_model
-from vidact.engine.config import load_config
+from vidact.engine.config import Config, load_config
 from vidact.engine.train import train
 from vidact.models import list_models, model_card
 
@@ -107,12 +107,13 @@ def test_every_model_family_has_a_synthetic_recipe() -> None:
     assert not families & set(NO_RECIPE)
 
 
-@pytest.mark.parametrize("recipe", VIDEO, ids=lambda p: p.stem)
-def test_recipe_trains(recipe: Path, videos: Path, tmp_path: Path) -> None:
+def _two_steps(recipe: Path, root: Path, run_dir: Path) -> tuple[Config, torch.nn.Module, list[str]]:
+    """Train ``recipe`` on the 4 training samples of ``root`` for one epoch of 2 steps; its config, model and
+    classes."""
     cfg = load_config(
         recipe,
         [
-            f"data.root={videos}",
+            f"data.root={root}",
             "data.batch_size=2",
             "data.num_workers=0",
             "train.epochs=1",
@@ -120,14 +121,20 @@ def test_recipe_trains(recipe: Path, videos: Path, tmp_path: Path) -> None:
             "train.checkpoint_every_steps=0",
         ],
     )
-    result = train(cfg, tmp_path / "run", progress=False)
-
-    with open(tmp_path / "run" / "metrics.csv", newline="") as f:
+    result = train(cfg, run_dir, progress=False)
+    with open(run_dir / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["step"]) for r in rows] == [2]  # 4 training videos, batches of 2
+    assert [int(r["step"]) for r in rows] == [2]  # 4 training samples, batches of 2
     assert math.isfinite(float(rows[0]["train_loss"])) and float(rows[0]["train_loss"]) > 0
     model, info = load_model(result.run_dir)
-    assert info.model_name == cfg.model.name and sorted(info.classes) == ["closing_lid", "opening_lid"]
+    assert info.model_name == cfg.model.name
+    return cfg, model, sorted(info.classes)
+
+
+@pytest.mark.parametrize("recipe", VIDEO, ids=lambda p: p.stem)
+def test_recipe_trains(recipe: Path, videos: Path, tmp_path: Path) -> None:
+    cfg, model, classes = _two_steps(recipe, videos, tmp_path / "run")
+    assert classes == ["closing_lid", "opening_lid"]
     # the trained model answers a clip of the recipe's shape with finite logits for the 2 classes
     clip = torch.randn(1, 3, cfg.data.clip_len, cfg.data.crop_size, cfg.data.crop_size)
     with torch.no_grad():
@@ -198,25 +205,8 @@ def skeletons(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("recipe", SKELETON, ids=lambda p: p.stem)
 def test_skeleton_recipe_trains(recipe: Path, skeletons: Path, tmp_path: Path) -> None:
-    cfg = load_config(
-        recipe,
-        [
-            f"data.root={skeletons}",
-            "data.batch_size=2",
-            "data.num_workers=0",
-            "train.epochs=1",
-            "train.warmup_epochs=0",
-            "train.checkpoint_every_steps=0",
-        ],
-    )
-    result = train(cfg, tmp_path / "run", progress=False)
-
-    with open(tmp_path / "run" / "metrics.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert [int(r["step"]) for r in rows] == [2]  # 4 training sequences, batches of 2
-    assert math.isfinite(float(rows[0]["train_loss"])) and float(rows[0]["train_loss"]) > 0
-    model, info = load_model(result.run_dir)
-    assert info.model_name == cfg.model.name and info.classes == ["sit_down", "stand_up"]
+    cfg, model, classes = _two_steps(recipe, skeletons, tmp_path / "run")
+    assert classes == ["sit_down", "stand_up"]
     # the trained model answers joints of the recipe's shape [N, M, T, V, C] with finite logits for the 2 classes
     preset = json.loads((tmp_path / "run" / "metrics.json").read_text())["preset"]
     assert preset["frames"] == cfg.data.clip_len
