@@ -71,6 +71,18 @@ grep -q '"label"' imagenet.json
 "$vidact" extract features data/test --model run --out features >/dev/null
 ls features | grep "\.features\.json" >/dev/null
 
+step "skeletons without the pose extra: synthetic joints train; pose asks for its extra in one line"
+"$vidact" synth skel --kind skeleton --train 2 --val 1 --test 1 >/dev/null
+"$vidact" train synthetic_stgcn data.root=skel data.batch_size=2 train.epochs=1 --out skel-run --no-progress
+test -f skel-run/checkpoints/best.ckpt
+"$vidact" eval skel-run skel --split test --json skel-eval.json >/dev/null && test -s skel-eval.json
+set +e
+"$vidact" extract pose "$video" --out poses 2>pose.err
+code=$?
+set -e
+[[ $code == 2 ]] && grep "vidact\[pose\]" pose.err >/dev/null && [[ $(wc -l <pose.err) == 1 ]] ||
+    { echo "pose without its extra: exit $code, $(cat pose.err)"; exit 1; }
+
 if [[ "${SMOKE_DEMO:-0}" == 1 ]]; then
     step "vidact demo --preset quick"
     "$vidact" demo --preset quick --out demo --no-progress
