@@ -99,6 +99,8 @@ def plot_pose_overlay(
             for child, parent in skeleton.edges:
                 if visible[child] and visible[parent]:
                     axes.plot(xy[[child, parent], 0], xy[[child, parent], 1], color=colour, linewidth=1.5)
-            axes.scatter(xy[visible, 0], xy[visible, 1], s=6, color="white", edgecolors=colour, linewidths=0.6)
+            axes.scatter(
+                xy[visible, 0], xy[visible, 1], s=6, color="white", edgecolors=colour, linewidths=0.6
+            )
         axes.set(xlim=(0, width), ylim=(height, 0))
     _save_png(figure, Path(path))

@@ -243,7 +243,9 @@ def predict_video(
     batch_size: int = 8,
     frame_scores: bool = False,
 ) -> Prediction:
-    """Score a video window by window, streaming its frames once (see the module docstring).
+    """Score a video window by window, streaming its frames once (see the module docstring). A skeleton model
+    (its preset a :class:`~vidact.data.skeleton.SkeletonPreset`) goes to
+    :func:`vidact.infer.skeleton.predict_skeleton`: pose first, then windows over the pose.
 
     Args:
         predictor: from :func:`load_predictor`.

@@ -31,7 +31,15 @@ import numpy as np
 from .._atomic import write_json, write_text
 from ..errors import CheckpointError, ConfigError
 
-__all__ = ["RealClip", "BODY_MODEL", "HAND_MODEL", "find_real_clips", "ensure_shared_weights", "run_real_clips"]
+__all__ = [
+    "RealClip",
+    "BODY_MODEL",
+    "HAND_MODEL",
+    "find_real_clips",
+    "ensure_shared_weights",
+    "run_real_clips",
+    "markdown_table",
+]
 
 BODY_MODEL = "efficientgcn_b0.ntu60"
 HAND_MODEL = "stgcnpp_hand.hagrid"
@@ -120,7 +128,9 @@ def _overlay(clip: RealClip, prediction: Any, path: Path, count: int = 3) -> Non
     frames_with = np.flatnonzero(found.any(axis=0))
     if frames_with.size == 0:
         frames_with = np.arange(found.shape[1])
-    picks = frames_with[np.linspace(0, frames_with.size - 1, min(count, frames_with.size)).round().astype(int)]
+    picks = frames_with[
+        np.linspace(0, frames_with.size - 1, min(count, frames_with.size)).round().astype(int)
+    ]
     index = np.asarray(pose.get("frame_index", np.arange(found.shape[1])))[picks]
     with VideoReader(clip.path) as reader:
         images = reader.get_frames(index.tolist()).numpy()  # [F, H, W, 3]

@@ -3,14 +3,14 @@
 
     >>> predictor = load_predictor("efficientgcn_b0.ntu60")          # a skeleton model: its preset is skeletal
     >>> prediction = predict_skeleton(predictor, "drink.avi")         # MediaPipe pose, NTU-25, the model
-    >>> prediction.top(5)                                             # [("drink water", 0.61), ...]
-    >>> prediction.pose["keypoint"].shape                             # (1, T, 25, 2): what the model saw
+    >>> prediction.top(5)                                             # [("drink water", 0.65), ...]
+    >>> prediction.pose["keypoint_world"].shape                       # (1, T, 25, 3): what the model read
 
 :func:`~vidact.infer.predict.predict_video` comes here when the predictor's preset is a
 :class:`~vidact.data.skeleton.SkeletonPreset`, so every caller of it (the CLI, the demo) handles skeleton models.
 
-**The pose.** The preset names the layout: ``hand21`` means MediaPipe Hands (the two hand slots; the model takes
-the hand found in more frames), any other layout MediaPipe Pose mapped to it
+**The pose.** The preset names the layout: ``hand21`` means MediaPipe Hands (two hand slots; see "Which hand"),
+any other layout MediaPipe Pose mapped to it
 (:func:`~vidact.extract.pose.extract_pose`; NTU-25 in Kinect camera space for models trained on NTU RGB+D's
 Kinect skeletons). A pose record made beforehand (``vidact extract pose``, :func:`extract_pose`) can be passed
 instead; it must be in the preset's layout.
