@@ -137,7 +137,9 @@ def bench_pose(quick: bool) -> list[dict] | str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--frames", type=int, default=100)
