@@ -198,8 +198,9 @@ def test_a_checkpoint_with_a_malicious_pickle_is_refused_and_never_runs(tmp_path
         assert str(path) in str(error.value) and "\n" not in str(error.value)
         assert not marker.exists()
 
-    # The payload is live: an unrestricted load runs it (which is what weights-only loading prevents).
-    torch.load(path, weights_only=False)
+    # The payload is live: what an unrestricted unpickler would call runs it (weights-only loading never calls it).
+    function, arguments = _Payload(marker).__reduce__()
+    function(*arguments)
     assert marker.exists()
 
 

@@ -409,8 +409,8 @@ def _to_layout(
 class PoseExtractor:
     """The ``pose`` kind for the runner: :func:`extract_pose` of each video, written as ``.pkl`` and ``.npz``.
 
-    Build it with :func:`pose_extractor` (``build_extractor("pose", ...)``), which checks the options and that
-    MediaPipe is installed. It holds only options, so it pickles cheaply; each video gets its own MediaPipe
+    Build it directly or with ``build_extractor("pose", ...)``; building checks the options and that MediaPipe
+    is installed. It holds only options, so it pickles cheaply; each video gets its own MediaPipe
     graph (tracking state must not leak from one video into the next).
 
     Attributes: the options of :func:`extract_pose`.
@@ -419,7 +419,7 @@ class PoseExtractor:
     name: ClassVar[str] = "pose"
 
     what: What = "body"
-    layout: str = "mediapipe33"
+    layout: str | None = None
     short_side: int | None = None
     fps: float | None = None
     max_frames: int | None = None
@@ -431,6 +431,41 @@ class PoseExtractor:
     ntu_camera: Camera = "solve"
     ntu_kinect_joints: bool = True
     ntu_flip_x: bool = True
+
+    def __post_init__(self) -> None:
+        """Check the options (the layout's default follows ``what``), normalise their types (they key the
+        outputs), and check that MediaPipe is installed.
+
+        Raises:
+            ConfigError: a bad option, or MediaPipe not installed (the message gives the install command).
+        """
+        layout = _check_options(
+            self.what,
+            self.layout,
+            self.short_side,
+            self.fps,
+            self.max_frames,
+            self.max_hands,
+            self.ntu_camera,
+        )
+        normalised = {
+            "layout": layout,
+            "fps": None if self.fps is None else float(self.fps),
+            "min_detection_confidence": float(self.min_detection_confidence),
+            "min_tracking_confidence": float(self.min_tracking_confidence),
+        }
+        normalised |= {
+            k: bool(getattr(self, k)) for k in ("tracking", "mirrored", "ntu_kinect_joints", "ntu_flip_x")
+        }
+        for key, value in normalised.items():
+            object.__setattr__(self, key, value)  # frozen: set once, here
+        import_mediapipe()
+        if importlib.metadata.version("mediapipe") != MEDIAPIPE_VERSION:
+            warnings.warn(
+                f"pose extraction is tested with MediaPipe {MEDIAPIPE_VERSION}, found "
+                f"{importlib.metadata.version('mediapipe')}",
+                stacklevel=3,
+            )
 
     def params(self) -> dict[str, Any]:
         """The options, the MediaPipe release and model, and the output format's version."""
@@ -462,50 +497,8 @@ class PoseExtractor:
         ]
 
 
-@register_extractor("pose")
-def pose_extractor(
-    what: What = "body",
-    layout: str | None = None,
-    short_side: int | None = None,
-    fps: float | None = None,
-    max_frames: int | None = None,
-    tracking: bool = True,
-    min_detection_confidence: float = 0.5,
-    min_tracking_confidence: float = 0.5,
-    max_hands: int = 2,
-    mirrored: bool = False,
-    ntu_camera: Camera = "solve",
-    ntu_kinect_joints: bool = True,
-    ntu_flip_x: bool = True,
-) -> PoseExtractor:
-    """The ``pose`` extractor (options as :func:`extract_pose`).
-
-    Raises:
-        ConfigError: a bad option, or MediaPipe not installed (the message gives the install command).
-    """
-    layout = _check_options(what, layout, short_side, fps, max_frames, max_hands, ntu_camera)
-    import_mediapipe()
-    if importlib.metadata.version("mediapipe") != MEDIAPIPE_VERSION:
-        warnings.warn(
-            f"pose extraction is tested with MediaPipe {MEDIAPIPE_VERSION}, found "
-            f"{importlib.metadata.version('mediapipe')}",
-            stacklevel=2,
-        )
-    return PoseExtractor(
-        what=what,
-        layout=layout,
-        short_side=short_side,
-        fps=None if fps is None else float(fps),
-        max_frames=max_frames,
-        tracking=bool(tracking),
-        min_detection_confidence=float(min_detection_confidence),
-        min_tracking_confidence=float(min_tracking_confidence),
-        max_hands=max_hands,
-        mirrored=bool(mirrored),
-        ntu_camera=ntu_camera,
-        ntu_kinect_joints=bool(ntu_kinect_joints),
-        ntu_flip_x=bool(ntu_flip_x),
-    )
+#: The registered factory of the ``pose`` kind (``build_extractor("pose", ...)``): the class itself.
+pose_extractor = register_extractor("pose")(PoseExtractor)
 
 
 def collect_annotations(

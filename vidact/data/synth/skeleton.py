@@ -58,6 +58,7 @@ from ..skeleton.dataset import ANNOTATIONS_FILE
 from ..skeleton.formats import save_pickle
 from ..skeleton.layouts import Layout, get_layout
 from .clips import clip_rng
+from .writer import split_counts
 
 __all__ = [
     "SKELETON_CLASSES",
@@ -103,7 +104,6 @@ FPS = 30.0
 IMAGE_SHAPE: tuple[int, int] = (1080, 1920)
 FOCAL_LENGTH = 1060.0
 DEFAULT_SAMPLES_PER_CLASS: Mapping[str, int] = {"train": 100, "val": 20, "test": 40}
-SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 #: class -> (the class whose motion it plays, whether it plays it backwards)
 _SOURCE: dict[str, tuple[str, bool]] = {name: (name, False) for name in SKELETON_CLASSES}
@@ -662,24 +662,6 @@ def _prepare_root(root: Path, overwrite: bool) -> None:
     root.mkdir(parents=True, exist_ok=True)
 
 
-def _split_counts(samples_per_class: int | Mapping[str, int] | None) -> dict[str, int]:
-    if samples_per_class is None:
-        samples_per_class = DEFAULT_SAMPLES_PER_CLASS
-    if isinstance(samples_per_class, int):
-        samples_per_class = dict.fromkeys(SPLITS, samples_per_class)
-    unknown = set(samples_per_class) - set(SPLITS)
-    if unknown:
-        raise ConfigError(
-            f"samples_per_class: unknown split(s) {', '.join(sorted(unknown))}; use {', '.join(SPLITS)}"
-        )
-    counts = {s: int(samples_per_class[s]) for s in SPLITS if samples_per_class.get(s, 0)}
-    if any(n < 0 for n in samples_per_class.values()) or not counts:
-        raise ConfigError(
-            f"samples_per_class must be non-negative with at least one sample, got {samples_per_class}"
-        )
-    return counts
-
-
 def synthesize_skeletons(
     root: str | os.PathLike,
     *,
@@ -726,7 +708,9 @@ def synthesize_skeletons(
         raise ConfigError(
             f"classes must be distinct names from {', '.join(SKELETON_CLASSES)}; got {', '.join(names) or 'none'}"
         )
-    counts = _split_counts(samples_per_class)
+    counts = split_counts(
+        samples_per_class, DEFAULT_SAMPLES_PER_CLASS, name="samples_per_class", unit="sample"
+    )
     if seed < 0:
         raise ConfigError(f"seed must be non-negative, got {seed}")
     options = {

@@ -21,7 +21,7 @@ from .actions import TEMPORAL_PAIRS
 from .clips import Kind, _check_size, clip_rng, render_clip
 from .scenes import SCENE_CLASSES
 
-__all__ = ["SPLITS", "DEFAULT_VIDEOS_PER_CLASS", "SynthInfo", "synthesize"]
+__all__ = ["SPLITS", "DEFAULT_VIDEOS_PER_CLASS", "SynthInfo", "split_counts", "synthesize"]
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 DEFAULT_VIDEOS_PER_CLASS: Mapping[str, int] = {"train": 50, "val": 10, "test": 20}
@@ -103,21 +103,33 @@ def _select(names: Sequence[str] | None, known: Sequence[str], what: str) -> lis
     return list(names)
 
 
-def _split_counts(videos_per_class: int | Mapping[str, int] | None) -> dict[str, int]:
-    if videos_per_class is None:
-        videos_per_class = DEFAULT_VIDEOS_PER_CLASS
-    if isinstance(videos_per_class, int):
-        videos_per_class = dict.fromkeys(SPLITS, videos_per_class)
-    unknown = set(videos_per_class) - set(SPLITS)
+def split_counts(
+    per_class: int | Mapping[str, int] | None,
+    default: Mapping[str, int],
+    *,
+    name: str = "videos_per_class",
+    unit: str = "video",
+) -> dict[str, int]:
+    """How many items per class each split gets, the splits with none left out.
+
+    Args:
+        per_class: one count for every split, or a count per split name (:data:`SPLITS`), or ``None``
+            (``default``).
+        name, unit: how error messages call the argument and one item.
+
+    Raises:
+        ConfigError: an unknown split, a negative count, or nothing at all.
+    """
+    if per_class is None:
+        per_class = default
+    if isinstance(per_class, int):
+        per_class = dict.fromkeys(SPLITS, per_class)
+    unknown = set(per_class) - set(SPLITS)
     if unknown:
-        raise ConfigError(
-            f"videos_per_class: unknown split(s) {', '.join(sorted(unknown))}; use {', '.join(SPLITS)}"
-        )
-    counts = {s: int(videos_per_class[s]) for s in SPLITS if videos_per_class.get(s, 0)}
-    if any(n < 0 for n in videos_per_class.values()) or not counts:
-        raise ConfigError(
-            f"videos_per_class must be non-negative with at least one video, got {videos_per_class}"
-        )
+        raise ConfigError(f"{name}: unknown split(s) {', '.join(sorted(unknown))}; use {', '.join(SPLITS)}")
+    counts = {s: int(per_class[s]) for s in SPLITS if per_class.get(s, 0)}
+    if any(n < 0 for n in per_class.values()) or not counts:
+        raise ConfigError(f"{name} must be non-negative with at least one {unit}, got {per_class}")
     return counts
 
 
@@ -223,7 +235,7 @@ def synthesize(
         classes, pair_classes, partners = tuple(_select(scenes, SCENE_CLASSES, "scenes")), {}, {}
     else:
         raise ConfigError(f"unknown synthetic dataset kind {kind!r}; choose 'temporal' or 'scene'")
-    counts = _split_counts(videos_per_class)
+    counts = split_counts(videos_per_class, DEFAULT_VIDEOS_PER_CLASS)
     if frames < 2 or fps <= 0 or noise < 0 or distractors < 0 or seed < 0 or not 0 <= crf <= 51:
         raise ConfigError(
             f"need frames >= 2, fps > 0, noise >= 0, distractors >= 0, seed >= 0 and 0 <= crf <= 51; got "
