@@ -7,13 +7,20 @@ HTTP server on 127.0.0.1 that they run themselves.
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+
 import pytest
 
 
 @pytest.fixture(autouse=True)
 def _private_home_and_offline(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("VIDACT_HOME", str(tmp_path_factory.mktemp("vidact_home")))
+) -> Iterator[None]:
+    home = tmp_path_factory.mktemp("vidact_home")
+    monkeypatch.setenv("VIDACT_HOME", str(home))
     monkeypatch.setenv("VIDACT_OFFLINE", "1")
     monkeypatch.delenv("VIDACT_WEIGHTS_MIRROR", raising=False)
+    yield
+    # A test's weights cache can hold hundreds of MB: free it at once (the suite writes GBs otherwise).
+    shutil.rmtree(home, ignore_errors=True)

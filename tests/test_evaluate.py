@@ -33,7 +33,7 @@ from vidact.data.presets import Preset
 from vidact.data.sampling import SegmentViews, segment_indices
 from vidact.data.transforms import NORMALIZATIONS
 from vidact.engine.checkpoint import atomic_save, make_checkpoint
-from vidact.engine.config import Config
+from vidact.engine.config import Config, recipe_normalization
 from vidact.engine.evaluate import (
     average_views,
     evaluate,
@@ -42,6 +42,7 @@ from vidact.engine.evaluate import (
     recipe_preset,
     views_sampler,
 )
+from vidact.engine.tasks import video_datasets
 from vidact.errors import ConfigError, DatasetError
 from vidact.io import VideoReader
 from vidact.io.writer import write_video
@@ -313,6 +314,45 @@ def test_presets_from_cards_and_recipes():
     assert isinstance(views_sampler(spec, 2), SegmentViews)
     with pytest.raises(ConfigError, match="unknown normalization"):
         recipe_preset({"data": {"normalize": "cifar"}})
+
+
+def test_normalize_pretrained_is_the_published_weights_own(dataset_root: Path):
+    """``data.normalize: pretrained`` fine-tunes on the input the weights were trained on: torchvision's Kinetics
+    statistics for its R(2+1)D (not the rounded ``kinetics`` preset), I3D's [-1, 1] range, in the training
+    datasets and in a run's evaluation preset alike."""
+    tv_mean, tv_std = (0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)
+    model = {"name": "r2plus1d_18", "pretrained": "r2plus1d_18.kinetics400"}
+    assert recipe_normalization({"normalize": "pretrained"}, model) == (tv_mean, tv_std)
+    i3d = {"name": "i3d_inception_v1", "pretrained": "i3d_inception_v1.kinetics400_imagenet"}
+    assert recipe_normalization({"normalize": "pretrained"}, i3d) == ((0.5,), (0.5,))
+    spec = recipe_preset({"data": {"normalize": "pretrained"}, "model": model})
+    assert (spec.mean, spec.std) == (tv_mean, tv_std)
+
+    cfg = Config()
+    cfg.data.root, cfg.data.train_split, cfg.data.val_split = str(dataset_root), "test", "test"
+    cfg.data.short_side, cfg.data.crop_size, cfg.data.clip_len = 32, 32, 4
+    cfg.model.name, cfg.model.pretrained = model["name"], model["pretrained"]
+    cfg.data.normalize = None
+    _, raw = video_datasets(cfg.data, seed=0, validate=True, progress=False, model=cfg.model)
+    cfg.data.normalize = "pretrained"
+    _, normalized = video_datasets(cfg.data, seed=0, validate=True, progress=False, model=cfg.model)
+    x, y = raw[1]["video"], normalized[1]["video"]  # [3, T, H, W]
+    expected = (x - torch.tensor(tv_mean).view(3, 1, 1, 1)) / torch.tensor(tv_std).view(3, 1, 1, 1)
+    torch.testing.assert_close(y, expected, atol=1e-5, rtol=1e-5)
+
+    for bad, message in [
+        ({"normalize": "pretrained"}, "model.pretrained is None, not a catalogue name"),
+        ({"normalize": "cifar"}, "unknown normalization 'cifar'"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            recipe_normalization(bad, {"name": "simple3d", "pretrained": None})
+    skeleton = {"name": "stgcnpp_hand", "pretrained": "stgcnpp_hand.hagrid"}
+    with pytest.raises(ConfigError, match="not an RGB mean and std"):
+        recipe_normalization({"normalize": "pretrained"}, skeleton)
+    with pytest.raises(ConfigError, match=r"x\.yaml: data\.normalize: 'pretrained' takes the mean"):
+        Config.from_dict(
+            {"data": {"normalize": "pretrained"}, "model": {"pretrained": "runs/x/best.ckpt"}}, "x.yaml"
+        )
 
 
 def test_match_classes_by_name():

@@ -526,8 +526,17 @@ class Normalize(ClipTransform):
 
 
 # -- ready-made pipelines ------------------------------------------------------------------------------------------
-def _normalization_steps(normalize: str | None) -> list[ClipTransform]:
-    return [ToFloatCTHW()] if normalize is None else [ToFloatCTHW(), Normalize.preset(normalize)]
+#: How a clip is normalised: a :data:`NORMALIZATIONS` name, explicit ``(mean, std)`` on [0, 1] values, or ``None``.
+Normalization = str | tuple[Sequence[float], Sequence[float]] | None
+
+
+def _normalization_steps(normalize: Normalization) -> list[ClipTransform]:
+    if normalize is None:
+        return [ToFloatCTHW()]
+    if isinstance(normalize, str):
+        return [ToFloatCTHW(), Normalize.preset(normalize)]
+    mean, std = normalize
+    return [ToFloatCTHW(), Normalize(mean, std)]
 
 
 def train_transform(
@@ -538,7 +547,7 @@ def train_transform(
     flip_p: float = 0.5,
     color_jitter: ColorJitter | None = None,
     is_flow: bool = False,
-    normalize: str | None = "imagenet",
+    normalize: Normalization = "imagenet",
     interpolation: InterpolationMode | str = InterpolationMode.BILINEAR,
 ) -> Compose:
     """Training augmentation: uint8 clip [T, H, W, C] or [T, C, H, W] -> float32 [C, T, size, size].
@@ -546,7 +555,7 @@ def train_transform(
     Resize the short side to ``short_side``; crop ``size`` at random (``crop="random"``) or with TSN's
     multi-scale corner crops resized to ``size`` (``"multi_scale"``); flip with probability ``flip_p`` (negating
     x for flow when ``is_flow``); jitter colours if ``color_jitter`` is given; scale to [0, 1] and normalise with
-    the :data:`NORMALIZATIONS` preset ``normalize`` (``None``: [0, 1] only). Call the result with
+    the :data:`NORMALIZATIONS` preset ``normalize``, or its explicit ``(mean, std)`` (``None``: [0, 1] only). Call the result with
     ``generator=`` a seed or :class:`torch.Generator` to fix the augmentation of a clip.
 
     Raises:
@@ -578,7 +587,7 @@ def eval_transform(
     short_side: int = 128,
     *,
     crop: str = "center",
-    normalize: str | None = "imagenet",
+    normalize: Normalization = "imagenet",
     interpolation: InterpolationMode | str = InterpolationMode.BILINEAR,
 ) -> Compose:
     """Evaluation preprocessing: uint8 clip [T, H, W, C] or [T, C, H, W] -> float32 [C, T, size, size]

@@ -30,7 +30,7 @@ import difflib
 import os
 import re
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -53,6 +53,7 @@ __all__ = [
     "list_recipes",
     "find_recipe",
     "parse_override",
+    "recipe_normalization",
 ]
 
 
@@ -87,7 +88,8 @@ class DataConfig:
     crop_size: int = 112
     train_crop: Literal["random", "multi_scale"] = "random"
     flip_p: float = 0.5
-    #: A preset of ``vidact.data.transforms.NORMALIZATIONS`` (``null``: pixels in [0, 1]).
+    #: A preset of ``vidact.data.transforms.NORMALIZATIONS`` (``null``: pixels in [0, 1]), or ``pretrained``: the
+    #: mean and std of the published weights that ``model.pretrained`` names (their preset, to the last decimal).
     normalize: str | None = "imagenet"
     #: Clips per process and step (the global batch is batch_size x processes x train.grad_accum).
     batch_size: int = 8
@@ -479,6 +481,51 @@ def _check_consistency(cfg: Config, source: str) -> None:
             f"{source}: data.crop_size ({cfg.data.crop_size}) is larger than data.short_side "
             f"({cfg.data.short_side})"
         )
+    try:
+        recipe_normalization(dataclasses.asdict(cfg.data), dataclasses.asdict(cfg.model))
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
+def recipe_normalization(
+    data: Mapping[str, Any], model: Mapping[str, Any]
+) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """The ``(mean, std)`` on [0, 1] pixel values that a recipe's ``data.normalize`` means (``None``: no
+    normalisation): a :data:`~vidact.data.transforms.NORMALIZATIONS` preset, or for ``pretrained`` that of the
+    published weights named by ``model.pretrained`` (their :class:`~vidact.data.presets.Preset`'s mean, std and
+    value range in one step; read from the catalogue, nothing is downloaded).
+    ``data`` and ``model`` are the recipe's sections as plain dicts (a checkpoint's ``config`` holds them so);
+    a missing ``normalize`` is the :class:`DataConfig` default.
+
+    Raises:
+        ConfigError: an unknown preset, or ``pretrained`` without published RGB video weights in
+            ``model.pretrained``.
+    """
+    from ..data.transforms import NORMALIZATIONS
+
+    name = data.get("normalize", DataConfig.normalize)
+    if name is None:
+        return None
+    if name in NORMALIZATIONS:
+        mean, std = NORMALIZATIONS[name]
+        return tuple(mean), tuple(std)
+    if name != "pretrained":
+        choices = ", ".join([*NORMALIZATIONS, "pretrained", "null"])
+        raise ConfigError(f"data.normalize: unknown normalization {name!r}; choose from {choices}")
+    from ..models.hub import get_weights, is_weights_name
+
+    weights = model.get("pretrained")
+    if not weights or not is_weights_name(str(weights)):
+        raise ConfigError(
+            "data.normalize: 'pretrained' takes the mean and std of published weights, but model.pretrained is "
+            f"{weights!r}, not a catalogue name (see `vidact weights list`)"
+        )
+    preset = get_weights(str(weights)).entry.preset
+    if getattr(preset, "channel_order", "RGB") != "RGB" or not hasattr(preset, "normalization"):
+        raise ConfigError(
+            f"data.normalize: the input of {weights} is not an RGB mean and std; set data.normalize yourself"
+        )
+    return preset.normalization()
 
 
 _SECTION_TYPES = {

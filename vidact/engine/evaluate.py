@@ -46,11 +46,10 @@ from ..data.datasets import VideoClipDataset, build_dataset, collate_clips
 from ..data.datasets.samples import class_lookup
 from ..data.presets import Preset
 from ..data.sampling import ClipSampler, SegmentViews
-from ..data.transforms import NORMALIZATIONS
 from ..errors import ConfigError, DatasetError
 from ..models import hub
 from .checkpoint import load_model
-from .config import DataConfig, EvalConfig
+from .config import DataConfig, EvalConfig, recipe_normalization
 from .metrics import classification_metrics
 
 __all__ = [
@@ -73,23 +72,16 @@ _AVERAGES = ("softmax", "logits")
 # -- how a model's input is made -----------------------------------------------------------------------------
 def recipe_preset(config: Mapping[str, Any]) -> Preset:
     """The input a model was trained on, from its recipe (a checkpoint's ``config``): the ``data`` section's
-    ``clip_len``, ``stride``, ``short_side``, ``crop_size``, ``normalize`` (a
-    :data:`~vidact.data.transforms.NORMALIZATIONS` name, or ``None`` for pixels in [0, 1]) and ``sampler``; the
-    views of the ``eval`` section. A key the recipe lacks has its :class:`~vidact.engine.config.DataConfig`
+    ``clip_len``, ``stride``, ``short_side``, ``crop_size``, ``normalize`` (see
+    :func:`~vidact.engine.config.recipe_normalization`) and ``sampler``; the views of the ``eval`` section. A key the recipe lacks has its :class:`~vidact.engine.config.DataConfig`
     (or :class:`~vidact.engine.config.EvalConfig`) default, as in training.
 
     Raises:
-        ConfigError: an unknown normalisation preset.
+        ConfigError: an unknown normalisation, or ``pretrained`` without published weights.
     """
     data = {**asdict(DataConfig()), **(config.get("data") or {})}
     views = {**asdict(EvalConfig()), **(config.get("eval") or {})}
-    name = data["normalize"]
-    if name is None:
-        mean, std = (0.0,), (1.0,)
-    elif name in NORMALIZATIONS:
-        mean, std = NORMALIZATIONS[name]
-    else:
-        raise ConfigError(f"unknown normalization {name!r}; choose from {', '.join(NORMALIZATIONS)}")
+    mean, std = recipe_normalization(data, config.get("model") or {}) or ((0.0,), (1.0,))
     return Preset(
         frames=int(data["clip_len"]),
         frame_stride=int(data["stride"]),

@@ -30,7 +30,7 @@ import operator
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,7 +44,7 @@ from ...data.transforms import eval_transform, train_transform
 from ...errors import ConfigError, DatasetError
 from ...models import get_builder, model_card
 from ...models.weights import load_pretrained
-from ..config import Config, DataConfig, ModelConfig
+from ..config import Config, DataConfig, ModelConfig, recipe_normalization
 
 __all__ = ["Task", "TaskData", "StepOutput", "build_network", "video_datasets"]
 
@@ -194,9 +194,10 @@ def _samplers(data: DataConfig) -> tuple[ClipSampler, ClipSampler]:
 
 
 def video_datasets(
-    data: DataConfig, seed: int, validate: bool, progress: bool = True
+    data: DataConfig, seed: int, validate: bool, progress: bool = True, *, model: ModelConfig | None = None
 ) -> tuple[VideoClipDataset, VideoClipDataset | None]:
-    """The recipe's training video dataset, and the validation one (same classes) when ``validate``.
+    """The recipe's training video dataset, and the validation one (same classes) when ``validate``; ``model``
+    (the recipe's model section) gives the mean and std of ``data.normalize: pretrained``.
 
     Items are ``{"video": [3, T, H, W] float, "label": int, "meta": {...}}`` (:class:`VideoClipDataset`).
 
@@ -207,6 +208,7 @@ def video_datasets(
     if not data.root:
         raise ConfigError("data.root is not set: give the folder of the videos (data.root=PATH)")
     train_sampler, val_sampler = _samplers(data)
+    normalize = recipe_normalization(asdict(data), asdict(model) if model is not None else {})
     options = {
         "short_side": data.short_side,
         "on_error": data.on_error,
@@ -226,7 +228,7 @@ def video_datasets(
             data.short_side,
             crop=data.train_crop,
             flip_p=data.flip_p,
-            normalize=data.normalize,
+            normalize=normalize,
         ),
         **options,
     )
@@ -241,7 +243,7 @@ def video_datasets(
         sampler=val_sampler,
         annotations=data.val_annotations or data.annotations,
         classes=classes,
-        transform=eval_transform(data.crop_size, data.short_side, normalize=data.normalize),
+        transform=eval_transform(data.crop_size, data.short_side, normalize=normalize),
         **options,
     )
     if val_set.classes != train_set.classes:

@@ -42,7 +42,9 @@ class Classification(Task):
     monitor = "top1"
 
     def build_data(self, *, seed: int, validate: bool, progress: bool) -> TaskData:
-        train_set, val_set = video_datasets(self.config.data, seed, validate, progress)
+        train_set, val_set = video_datasets(
+            self.config.data, seed, validate, progress, model=self.config.model
+        )
         self.classes = list(train_set.classes)
         self.data = TaskData(train_set, val_set, collate=collate_clips)
         return self.data

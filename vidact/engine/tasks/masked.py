@@ -85,7 +85,9 @@ class MaskedReconstruction(Task):
         self.mask_ratio = float(mask_ratio)
 
     def build_data(self, *, seed: int, validate: bool, progress: bool) -> TaskData:
-        train_set, val_set = video_datasets(self.config.data, seed, validate, progress)
+        train_set, val_set = video_datasets(
+            self.config.data, seed, validate, progress, model=self.config.model
+        )
         self.data = TaskData(train_set, val_set, collate=collate_clips)
         return self.data
 
