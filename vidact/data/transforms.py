@@ -555,8 +555,8 @@ def train_transform(
     Resize the short side to ``short_side``; crop ``size`` at random (``crop="random"``) or with TSN's
     multi-scale corner crops resized to ``size`` (``"multi_scale"``); flip with probability ``flip_p`` (negating
     x for flow when ``is_flow``); jitter colours if ``color_jitter`` is given; scale to [0, 1] and normalise with
-    the :data:`NORMALIZATIONS` preset ``normalize``, or its explicit ``(mean, std)`` (``None``: [0, 1] only). Call the result with
-    ``generator=`` a seed or :class:`torch.Generator` to fix the augmentation of a clip.
+    the :data:`NORMALIZATIONS` preset ``normalize``, or an explicit ``(mean, std)`` (``None``: [0, 1] only). Call
+    the result with ``generator=`` a seed or :class:`torch.Generator` to fix the augmentation of a clip.
 
     Raises:
         ConfigError: an unknown crop or normalisation, a random crop larger than ``short_side``, or colour
