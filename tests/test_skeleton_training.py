@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -298,6 +299,44 @@ def test_a_tiny_run_learns_and_evaluates_to_the_same_numbers(easy_set: Path, tmp
         direct = model(torch.from_numpy(skeleton_input(pose, predictor.preset))).softmax(-1).mean(0).numpy()
     np.testing.assert_allclose(prediction.scores, direct, rtol=1e-5, atol=1e-6)
     assert prediction.classes == list(EASY) and prediction.top(1)[0][0] == EASY[int(direct.argmax())]
+
+
+def test_centring_travels_with_the_preset_from_training_to_prediction(easy_set: Path, tmp_path: Path) -> None:
+    """``task.kwargs.center`` is part of the run's preset: the training items are centred, and a prediction with
+    the run centres the same way, so a body moved as a whole (every frame's joints shifted together) scores
+    exactly as before; an uncentred model would see a different input."""
+    preset = SkeletonPreset(
+        "ntu25", 16, coords="world", channels=3, center="every_frame", center_joint="spine_mid"
+    )
+    assert preset.center_index == 1
+    raw = SkeletonDataset(easy_set, "val", preset=replace(preset, center="none"), train=False)
+    centred = SkeletonDataset(easy_set, "val", preset=preset, train=False)
+    for i in (0, 7):  # every_frame centring is per frame, so it commutes with the frame sampling
+        np.testing.assert_allclose(centred[i][0], center_joints(raw[i][0], 1, "every_frame"), atol=1e-6)
+
+    recipe = _recipe(easy_set, center="every_frame", center_joint="spine_mid")
+    recipe.train.epochs = 2
+    train(recipe, tmp_path / "run", progress=False)
+    predictor = load_predictor(tmp_path / "run")
+    assert (predictor.preset.center, predictor.preset.center_joint) == ("every_frame", "spine_mid")
+
+    records, split = load_annotations(easy_set / "annotations.pkl")
+    record = next(r for r in records if r["frame_dir"] == split["val"][0])
+    joints = np.asarray(record["keypoint"], np.float32)  # [M, T, V, 3]
+    has_centre = joints[:, :, 1:2].any(-1, keepdims=True)  # frames where the centre joint was seen
+    moved = np.where(
+        (joints != 0).any(-1, keepdims=True) & has_centre, joints + np.float32([1.5, -0.4, 2.0]), joints
+    )
+    scores = [
+        predict_skeleton(
+            predictor, "s", pose={**record, "keypoint_world": k, "layout": "ntu25"}, window=100.0
+        ).scores
+        for k in (joints, moved)
+    ]
+    np.testing.assert_allclose(scores[1], scores[0], rtol=1e-5, atol=1e-6)
+    with torch.no_grad():  # the model itself is not translation-invariant: the centring is what makes it so
+        inputs = [torch.from_numpy(pad_frames(k, 16)[None, :1].astype(np.float32)) for k in (joints, moved)]
+        assert not torch.allclose(predictor.model(inputs[0]), predictor.model(inputs[1]), atol=1e-3)
 
 
 #: One model of each skeleton family, and ST-GCN++ (another block); EfficientGCN-B2/B4 are B0 scaled. The

@@ -33,9 +33,8 @@ from .mapping import (
     solve_camera_offset,
     to_kinect_axes,
 )
-from .presets import COORDS, SAMPLERS, SkeletonPreset
+from .presets import CENTERS, COORDS, SAMPLERS, SkeletonPreset
 from .transforms import (
-    CENTERS,
     TEST_SEED,
     center_joints,
     pad_frames,

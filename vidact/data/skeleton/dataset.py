@@ -26,9 +26,8 @@ from torch.utils.data import Dataset
 from ...errors import ConfigError, DatasetError
 from ..datasets.samples import read_class_names
 from .formats import Record, load_annotations, load_npz, validate_record
-from .layouts import get_layout
 from .presets import SkeletonPreset
-from .transforms import CENTERS, Center, skeleton_input
+from .transforms import skeleton_input
 
 __all__ = ["ANNOTATIONS_FILE", "resolve_annotations", "read_split", "SkeletonDataset", "collate_skeletons"]
 
@@ -108,13 +107,12 @@ class SkeletonDataset(Dataset):
         annotations: a PYSKL annotation pickle or a folder holding :data:`ANNOTATIONS_FILE`, a ``.npz`` record,
             or the loaded data (see :func:`read_split`).
         split: the split to read (``None``: every record).
-        preset: how inputs are made: a :class:`SkeletonPreset`, or a mapping of its fields.
+        preset: how inputs are made (layout, frames, persons, coordinates, centring, ...): a
+            :class:`SkeletonPreset`, or a mapping of its fields.
         train: training (random frames, augmentation, :meth:`set_epoch`) or testing (fixed frames).
         classes: class names in label order (a list, or a label-map file, see
             :func:`~vidact.data.datasets.samples.read_class_names`); default the ``classes.txt`` beside the
             annotation file, else ``class_<label>`` names up to the largest label.
-        center: centring (:data:`~vidact.data.skeleton.transforms.CENTERS`).
-        center_joint: the centring joint (name or index); default the layout's centre.
         rotate: training: the largest rotation about the vertical axis, degrees (3D joints only).
         scale: training: the largest relative change of scale per axis.
         seed: with the epoch and the item's index, the source of a training item's randomness.
@@ -133,8 +131,6 @@ class SkeletonDataset(Dataset):
         preset: SkeletonPreset | Mapping[str, Any],
         train: bool,
         classes: Sequence[str] | str | os.PathLike | None = None,
-        center: Center = "none",
-        center_joint: str | int | None = None,
         rotate: float = 0.0,
         scale: float = 0.0,
         seed: int = 0,
@@ -147,20 +143,13 @@ class SkeletonDataset(Dataset):
                     f"skeleton preset: unknown field(s) {', '.join(unknown)}; fields: {', '.join(sorted(known))}"
                 )
             preset = SkeletonPreset(**preset)
-        if center not in CENTERS:
-            raise ConfigError(f"center must be one of {', '.join(CENTERS)}, got {center!r}")
         if rotate < 0 or not 0 <= scale < 1:
             raise ConfigError(f"need rotate >= 0 and 0 <= scale < 1, got rotate={rotate}, scale={scale}")
         if (rotate or scale) and preset.channels != 3:
             raise ConfigError("rotation and scale augmentation need 3D joints (preset channels 3)")
         self.records, self.source = read_split(annotations, split)
         self.split, self.preset, self.train = split, preset, train
-        self.seed, self.center, self.rotate, self.scale = seed, center, float(rotate), float(scale)
-        layout = get_layout(preset.layout)
-        try:
-            self.center_joint = layout.index(center_joint) if isinstance(center_joint, str) else center_joint
-        except KeyError as e:
-            raise ConfigError(f"center_joint: {e.args[0]}") from None
+        self.seed, self.rotate, self.scale = seed, float(rotate), float(scale)
         where = self.source or "annotations"
         labels = [r.get("label", -1) for r in self.records]
         if any(label < 0 for label in labels):
@@ -209,8 +198,6 @@ class SkeletonDataset(Dataset):
             self.records[index],
             self.preset,
             rng=rng,
-            center=self.center,
-            center_joint=self.center_joint,
             rotate=self.rotate if self.train else 0.0,
             scale=self.scale if self.train else 0.0,
         )  # [K, M, T, V, C]

@@ -6,12 +6,12 @@ person slots, in which coordinates)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ...errors import ConfigError
 from .layouts import get_layout
 
-__all__ = ["SkeletonPreset", "SAMPLERS", "COORDS"]
+__all__ = ["SkeletonPreset", "SAMPLERS", "COORDS", "CENTERS", "Center"]
 
 #: ``uniform``: PYSKL's UniformSample — ``frames`` equal segments, one frame from each (a random one in
 #: training, a fixed one in testing). ``pad``: the first ``frames`` frames of the sequence zero-padded to
@@ -22,6 +22,12 @@ SAMPLERS = ("uniform", "pad")
 #: image coordinates in pixels; ``world``: metres in a camera's 3D space (Kinect v2's for NTU RGB+D: x to
 #: the right, y up, z away from the camera).
 COORDS = ("image01", "pixels", "world")
+
+Center = Literal["none", "first_frame", "every_frame"]
+#: ``none``: coordinates as they are; ``first_frame``: minus the centre joint of the first person in the
+#: first frame where it is present (PYSKL's 3D pre-normalisation, without its rotation); ``every_frame``:
+#: every person's joints minus that person's centre joint in the same frame (position-invariant).
+CENTERS: tuple[str, ...] = ("none", "first_frame", "every_frame")
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,8 @@ class SkeletonPreset:
         channels: C, coordinates per joint (2: x, y; 3: x, y, z).
         pad_to: ``pad`` sampler: the length sequences are zero-padded to before the first ``frames`` are kept.
         num_clips: test views averaged per sample (``uniform`` sampler).
+        center: centring of the coordinates, one of :data:`CENTERS` (after the conversion to ``coords``).
+        center_joint: the joint centred on, a name of the layout (``None``: the layout's centre).
     """
 
     layout: str
@@ -47,9 +55,20 @@ class SkeletonPreset:
     channels: int = 2
     pad_to: int | None = None
     num_clips: int = 1
+    center: Center = "none"
+    center_joint: str | None = None
 
     def __post_init__(self) -> None:
-        get_layout(self.layout)
+        layout = get_layout(self.layout)
+        if self.center not in CENTERS:
+            raise ConfigError(
+                f"skeleton preset: center must be one of {', '.join(CENTERS)}, got {self.center!r}"
+            )
+        if self.center_joint is not None:
+            try:
+                layout.index(self.center_joint)
+            except KeyError as e:
+                raise ConfigError(f"skeleton preset: center_joint: {e.args[0]}") from None
         if self.sampler not in SAMPLERS:
             raise ConfigError(
                 f"skeleton preset: sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}"
@@ -65,6 +84,12 @@ class SkeletonPreset:
             )
         if self.pad_to is not None and self.pad_to < self.frames:
             raise ConfigError(f"skeleton preset: pad_to={self.pad_to} < frames={self.frames}")
+
+    @property
+    def center_index(self) -> int:
+        """The index of the joint centred on (the layout's centre unless ``center_joint`` names one)."""
+        layout = get_layout(self.layout)
+        return layout.center if self.center_joint is None else layout.index(self.center_joint)
 
     @property
     def num_joints(self) -> int:

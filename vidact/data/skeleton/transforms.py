@@ -26,12 +26,10 @@ import numpy as np
 
 from ...errors import DatasetError
 from .layouts import get_layout
-from .presets import SkeletonPreset
+from .presets import CENTERS, Center, SkeletonPreset
 
 __all__ = [
     "TEST_SEED",
-    "Center",
-    "CENTERS",
     "uniform_sample_indices",
     "pad_frames",
     "select_persons",
@@ -46,12 +44,6 @@ __all__ = [
 #: The seed of the fixed test-time draws of :func:`uniform_sample_indices` (PYSKL's test seed): in testing, a
 #: sequence's frames depend on its length only.
 TEST_SEED = 255
-
-Center = Literal["none", "first_frame", "every_frame"]
-#: ``none``: coordinates as they are; ``first_frame``: minus the centre joint of the first person in the
-#: first frame where it is present (PYSKL's 3D pre-normalisation, without its rotation); ``every_frame``:
-#: every person's joints minus that person's centre joint in the same frame (position-invariant).
-CENTERS: tuple[str, ...] = ("none", "first_frame", "every_frame")
 
 
 # -- frames -----------------------------------------------------------------------------------------------------
@@ -260,25 +252,22 @@ def skeleton_input(
     preset: SkeletonPreset,
     *,
     rng: np.random.Generator | None = None,
-    center: Center = "none",
-    center_joint: int | None = None,
     rotate: float = 0.0,
     scale: float = 0.0,
 ) -> np.ndarray:
     """The model input of one annotation record, made as ``preset`` says.
 
     In order: the person slots (:func:`select_persons`), the coordinates (``image01``: :func:`to_image01` by
-    the record's ``img_shape``), the centring (:func:`center_joints`), the frames (``uniform``: the clips of
+    the record's ``img_shape``), the centring (:func:`center_joints` on the preset's ``center`` and
+    ``center_joint``), the frames (``uniform``: the clips of
     :func:`uniform_sample_indices`; ``pad``: :func:`pad_frames` to ``preset.frames``) and, in training (``rng``
     given), the augmentation of 3D joints (:func:`random_rotate` about the vertical axis, :func:`random_scale`).
 
     Args:
         record: a PYSKL record: ``keypoint`` [M, T, V, C], optional ``keypoint_score`` [M, T, V],
             ``img_shape`` (needed for ``image01``), optional ``total_frames`` and ``layout``.
-        preset: layout, frames, sampler, persons, coordinates, channels and test clips.
+        preset: layout, frames, sampler, persons, coordinates, channels, centring and test clips.
         rng: training (random frames and augmentation); ``None``: testing (fixed frames, no augmentation).
-        center: one of :data:`CENTERS`.
-        center_joint: the centre joint's index; default the layout's centre.
         rotate: training: the largest rotation about the vertical axis, degrees (3D only).
         scale: training: the largest relative change of scale per axis.
 
@@ -310,7 +299,7 @@ def skeleton_input(
         if "img_shape" not in record:
             raise DatasetError(f"{name}: no img_shape to normalise pixels to [0, 1] with")
         joints = to_image01(joints, tuple(record["img_shape"]))
-    joints = center_joints(joints, layout.center if center_joint is None else center_joint, center)
+    joints = center_joints(joints, preset.center_index, preset.center)
     if preset.sampler == "pad":
         clips = pad_frames(joints, preset.frames)[None]
     else:

@@ -15,8 +15,8 @@ The recipe's ``task: skeleton``. What it reads of the recipe:
                           arguments (``model.kwargs`` or the builder's defaults) are the input's V and C
 ``eval.num_clips``        views per sequence in ``vidact eval`` (their softmax scores averaged)
 ``task.kwargs``           the rest of the input (:class:`~vidact.data.skeleton.presets.SkeletonPreset` fields
-                          ``persons``, ``coords``, ``sampler``, ``pad_to``: default the model card's preset) and
-                          of its preprocessing (``center``, ``center_joint``; training: ``rotate``, ``scale``)
+                          ``persons``, ``coords``, ``sampler``, ``pad_to``, ``center``, ``center_joint``: default
+                          the model card's preset) and the training augmentation (``rotate``, ``scale``)
 ========================  ==================================================================================
 
 The video keys of ``data`` (``short_side``, ``crop_size``, ``normalize``, ...) are not read. Training is
@@ -41,9 +41,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ...data.skeleton.dataset import SkeletonDataset, collate_skeletons
-from ...data.skeleton.layouts import LAYOUTS, Layout, get_layout
+from ...data.skeleton.layouts import LAYOUTS, Layout
 from ...data.skeleton.presets import SkeletonPreset
-from ...data.skeleton.transforms import CENTERS
 from ...errors import ConfigError, DatasetError
 from ...models import get_builder, model_card
 from ..config import Config, DataConfig, EvalConfig
@@ -57,7 +56,7 @@ from .classification import Classification
 __all__ = ["SkeletonClassification", "skeleton_preset", "skeleton_datasets", "evaluate_skeleton"]
 
 #: ``task.kwargs`` that are fields of the input's :class:`SkeletonPreset`.
-_PRESET_OPTIONS = ("persons", "coords", "sampler", "pad_to")
+_PRESET_OPTIONS = ("persons", "coords", "sampler", "pad_to", "center", "center_joint")
 
 
 def skeleton_preset(config: Mapping[str, Any]) -> SkeletonPreset:
@@ -108,12 +107,6 @@ def _input_layout(layout: str | Layout) -> str:
     return same[0] if same else layout.name
 
 
-def _dataset_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The recipe's preprocessing options of :class:`SkeletonDataset` (from ``task.kwargs``)."""
-    options = (config.get("task") or {}).get("kwargs") or {}
-    return {key: options[key] for key in ("center", "center_joint") if options.get(key) is not None}
-
-
 def skeleton_datasets(
     config: Mapping[str, Any], seed: int, validate: bool
 ) -> tuple[SkeletonDataset, SkeletonDataset | None]:
@@ -130,7 +123,7 @@ def skeleton_datasets(
         raise ConfigError("task skeleton: set data.annotations (or data.root) to the annotation pickle")
     options = (config.get("task") or {}).get("kwargs") or {}
     preset = skeleton_preset(config)
-    common = {"classes": data["classes"], "seed": seed, **_dataset_options(config)}
+    common = {"classes": data["classes"], "seed": seed}
     train_set = SkeletonDataset(
         source,
         data["train_split"],
@@ -158,9 +151,10 @@ class SkeletonClassification(Classification):
 
     Args:
         config: the recipe.
-        persons, coords, sampler, pad_to: fields of the input's preset (default the model card's).
-        center: centring of the joints (:data:`~vidact.data.skeleton.transforms.CENTERS`).
-        center_joint: the centring joint, a name of the layout (default its centre).
+        persons, coords, sampler, pad_to, center, center_joint: fields of the input's preset (default the
+            model card's; ``center``: :data:`~vidact.data.skeleton.presets.CENTERS`, ``center_joint``: a joint
+            name of the layout). The preset, centring included, is what prediction and evaluation of the run
+            rebuild from its recipe.
         rotate: training: the largest random rotation about the vertical axis, degrees (3D joints).
         scale: training: the largest random change of scale per axis.
     """
@@ -175,26 +169,19 @@ class SkeletonClassification(Classification):
         coords: str | None = None,
         sampler: str | None = None,
         pad_to: int | None = None,
-        center: str = "none",
+        center: str | None = None,
         center_joint: str | None = None,
         rotate: float = 0.0,
         scale: float = 0.0,
     ):
         super().__init__(config)
-        if center not in CENTERS:
-            raise ConfigError(f"task.kwargs.center must be one of {', '.join(CENTERS)}, got {center!r}")
         if rotate < 0 or not 0 <= scale < 1:
             raise ConfigError(f"task.kwargs: need rotate >= 0 and 0 <= scale < 1, got {rotate} and {scale}")
-        # The preset reads persons, coords, sampler and pad_to from the recipe (as evaluation does, from a
-        # checkpoint's): a wrong model or option fails here, before any data is read.
+        # The preset reads persons, coords, sampler, pad_to and the centring from the recipe (as evaluation and
+        # prediction do, from a checkpoint's): a wrong model or option fails here, before any data is read.
         self.preset = skeleton_preset(config.to_dict())
         if (rotate or scale) and self.preset.channels != 3:
             raise ConfigError("task.kwargs: rotate and scale augment 3D joints; the model reads 2D ones")
-        if center_joint is not None:
-            try:
-                get_layout(self.preset.layout).index(center_joint)
-            except KeyError as e:
-                raise ConfigError(f"task.kwargs.center_joint: {e.args[0]}") from None
 
     def build_data(self, *, seed: int, validate: bool, progress: bool) -> TaskData:
         train_set, val_set = skeleton_datasets(self.config.to_dict(), seed, validate)
@@ -278,7 +265,6 @@ def evaluate_skeleton(
         preset=replace(preset, num_clips=num_clips),
         train=False,
         classes=data_cfg["classes"],
-        **_dataset_options(config),
     )
     if not len(dataset):
         raise DatasetError(f"{os.fspath(data)}: split {split!r} holds no sequences")
