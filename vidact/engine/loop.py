@@ -401,16 +401,18 @@ class _Run:
         )
 
     def _to_device(self, batch: dict[str, Any], split: str) -> dict[str, Any]:
-        """Count the batch's replaced videos; its tensors on the device, 5-D float ones in the run's layout."""
+        """Count the batch's replaced videos; its tensors on the device, the task's clips in the run's layout."""
         for path, reason in self.task.failures(batch):
             self.failures[(split, path, reason)] += 1
         memory_format = self.settings.memory_format
-        return {
-            key: batch_to_memory_format(self.fabric.to_device(value), memory_format)
-            if isinstance(value, Tensor)
-            else value
+        moved = {
+            key: self.fabric.to_device(value) if isinstance(value, Tensor) else value
             for key, value in batch.items()
         }
+        for key in self.task.clip_keys:
+            if key in moved:
+                moved[key] = batch_to_memory_format(moved[key], memory_format)
+        return moved
 
     # -- resuming -----------------------------------------------------------------------------------------------
     def _checkpoint_to_resume(self) -> dict[str, Any]:

@@ -106,6 +106,9 @@ class Task(ABC):
     #: The validation metric that picks the best epoch, and whether higher is better.
     monitor: ClassVar[str]
     higher_is_better: ClassVar[bool] = True
+    #: Batch entries that are clips [B, C, T, H, W]: the loop stores them in the run's memory format
+    #: (channels-last-3d); other tensors (labels, masks, joints [B, M, T, V, C]) reach the steps as collated.
+    clip_keys: ClassVar[tuple[str, ...]] = ("video",)
 
     def __init__(self, config: Config):
         self.config = config

@@ -15,7 +15,7 @@ The recipe's ``task: classification`` (the default). Its run directory adds to t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from torch import Tensor, nn
@@ -40,6 +40,8 @@ class Classification(Task):
     train_stats = ("acc",)
     val_metrics = ("top1", "top5", "mean_class_acc")
     monitor = "top1"
+    #: The batch entry the model reads.
+    input_key: ClassVar[str] = "video"
 
     def build_data(self, *, seed: int, validate: bool, progress: bool) -> TaskData:
         train_set, val_set = video_datasets(
@@ -58,7 +60,7 @@ class Classification(Task):
 
     def training_step(self, model: nn.Module, batch: Batch, rng: np.random.Generator) -> StepOutput:
         train = self.config.train
-        clips, labels = batch["video"], batch["label"]
+        clips, labels = batch[self.input_key], batch["label"]
         targets = soft_targets(labels, len(self.classes), train.label_smoothing)
         if train.mixup_alpha > 0:
             clips, targets = mixup(clips, targets, train.mixup_alpha, rng)
@@ -68,7 +70,7 @@ class Classification(Task):
         return StepOutput({"cross_entropy": loss}, size=len(labels), stats={"acc": correct})
 
     def validation_step(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
-        return {"scores": model(batch["video"]).float(), "labels": batch["label"]}
+        return {"scores": model(batch[self.input_key]).float(), "labels": batch["label"]}
 
     def validation_metrics(self, outputs: dict[str, Tensor]) -> dict[str, Any]:
         return classification_metrics(outputs["scores"], outputs["labels"], len(self.classes))

@@ -34,7 +34,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, replace
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
@@ -48,9 +47,8 @@ from ...models import get_builder, model_card
 from ..config import Config, DataConfig, EvalConfig
 from ..evaluate import Average, EvalResult, average_views, match_classes
 from ..metrics import classification_metrics
-from ..optim import mixup, soft_cross_entropy, soft_targets
 from . import register_task
-from .base import Batch, StepOutput, TaskData
+from .base import TaskData
 from .classification import Classification
 
 __all__ = ["SkeletonClassification", "skeleton_preset", "skeleton_datasets", "evaluate_skeleton"]
@@ -160,6 +158,8 @@ class SkeletonClassification(Classification):
     """
 
     name = "skeleton"
+    input_key = "joints"
+    clip_keys = ()  # joints [B, M, T, V, C] are not clips: no channels-last layout
 
     def __init__(
         self,
@@ -193,20 +193,6 @@ class SkeletonClassification(Classification):
         self.classes = list(train_set.classes)
         self.data = TaskData(train_set, val_set, collate=collate_skeletons)
         return self.data
-
-    def training_step(self, model: nn.Module, batch: Batch, rng: np.random.Generator) -> StepOutput:
-        train = self.config.train
-        joints, labels = batch["joints"], batch["label"]
-        targets = soft_targets(labels, len(self.classes), train.label_smoothing)
-        if train.mixup_alpha > 0:
-            joints, targets = mixup(joints, targets, train.mixup_alpha, rng)
-        logits = model(joints.contiguous())
-        loss = soft_cross_entropy(logits, targets)
-        correct = int((logits.detach().argmax(dim=1) == labels).sum())
-        return StepOutput({"cross_entropy": loss}, size=len(labels), stats={"acc": correct})
-
-    def validation_step(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
-        return {"scores": model(batch["joints"].contiguous()).float(), "labels": batch["label"]}
 
     def summary(self, best: dict[str, Any] | None) -> dict[str, Any]:
         per_class = None if best is None else dict(zip(self.classes, best["per_class_acc"], strict=True))
