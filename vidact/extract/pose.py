@@ -84,7 +84,7 @@ from ..data.skeleton.mapping import (
     mediapipe_to_ntu25,
 )
 from ..errors import ConfigError, DatasetError
-from ..io import VideoReader
+from ..io import VideoMetadata, VideoReader
 from ._mediapipe import MEDIAPIPE_VERSION, BodyTracker, HandTracker, import_mediapipe
 from .base import register_extractor
 
@@ -174,6 +174,7 @@ def extract_pose(
     ntu_flip_x: bool = True,
     label: int = -1,
     progress: bool = False,
+    metadata: VideoMetadata | None = None,
 ) -> Record:
     """The MediaPipe pose of every frame of a video, as a PYSKL record (see the module docstring).
 
@@ -196,6 +197,8 @@ def extract_pose(
             :func:`~vidact.data.skeleton.mapping.mediapipe_to_ntu25`).
         label: the record's class index.
         progress: a progress bar on stderr for long videos.
+        metadata: the video's probed metadata when the caller already has it (:func:`vidact.io.probe`), which
+            saves probing (demuxing) the file again.
 
     Returns:
         The record: ``keypoint`` [M, T, V, 2] and the fields of the module docstring.
@@ -205,7 +208,7 @@ def extract_pose(
         VideoError: the video cannot be read.
     """
     layout = _check_options(what, layout, short_side, fps, max_frames, max_hands, ntu_camera)
-    with VideoReader(video, short_side=short_side) as reader:
+    with VideoReader(video, short_side=short_side, metadata=metadata) as reader:
         meta = reader.metadata
         img_shape = (meta.height, meta.width)
         positions = pose_positions(reader, fps=fps, max_frames=max_frames)

@@ -45,6 +45,7 @@ from ..data.skeleton import SkeletonPreset
 from ..data.skeleton.formats import Record
 from ..data.skeleton.transforms import skeleton_input
 from ..errors import ConfigError
+from ..io import probe
 from .predict import Prediction, Predictor
 
 __all__ = ["SkeletonPrediction", "pose_options", "model_record", "motion_energy", "predict_skeleton"]
@@ -206,14 +207,9 @@ def predict_skeleton(
     if pose is None:
         from ..extract.pose import extract_pose  # MediaPipe is an optional extra: imported on use
 
-        side = short_side
-        if side is not None:
-            from ..io import VideoReader
-
-            with VideoReader(video) as reader:
-                meta = reader.metadata
-            side = side if min(meta.height, meta.width) > side else None
-        pose = extract_pose(video, short_side=side, progress=progress, **pose_options(preset))
+        meta = probe(video)  # once: extract_pose decodes with it (a smaller video is not enlarged)
+        side = short_side if short_side is not None and min(meta.height, meta.width) > short_side else None
+        pose = extract_pose(video, short_side=side, progress=progress, metadata=meta, **pose_options(preset))
     record = model_record(pose, preset)
     total = int(np.asarray(record["keypoint"]).shape[1])
     times = np.asarray(
