@@ -54,8 +54,10 @@ bench: $(STAMP)
 smoke:
 	.ci/smoke_wheel.sh
 
+# ruff, then the import-linter contracts of pyproject.toml (the layers of docs/architecture.md, no cycles)
 lint: $(STAMP)
 	$(BIN)/python -m ruff check vidact tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -102,7 +102,7 @@ def run(
     backend: str, extractor, videos: Path, out: Path, workers: int, ray: str | None, threads: int | None
 ) -> dict:
     from vidact.extract import extract
-    from vidact.extract.runner import available_cpus
+    from vidact.extract.backends import available_cpus
 
     def timed(source: Path, folder: Path) -> tuple[float, int]:
         shutil.rmtree(folder, ignore_errors=True)
@@ -140,7 +140,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from vidact.extract import build_extractor
-    from vidact.extract.runner import available_cpus
+    from vidact.extract.backends import available_cpus
 
     load_before = os.getloadavg()
     started = time.perf_counter()

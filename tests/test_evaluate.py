@@ -13,6 +13,8 @@ oracle's views and the video scores averaged by hand.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import shutil
 import subprocess
@@ -269,7 +271,9 @@ def test_evaluate_makes_the_recipes_views(dataset_root, checkpoint, monkeypatch)
     model = LinearOracle(weights)
     load_model = evaluate_module.load_model
     monkeypatch.setattr(
-        evaluate_module, "load_model", lambda *args, **kwargs: (model, load_model(*args, **kwargs)[1])
+        evaluate_module,
+        "load_model",
+        lambda *args, **kwargs: dataclasses.replace(load_model(*args, **kwargs), module=model),
     )
     result = evaluate(checkpoint, dataset_root, progress=False)
 

@@ -5,6 +5,8 @@ listed while the rest is done, a process pool and a local 2-worker Ray giving th
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import sys
@@ -238,12 +240,62 @@ def test_a_video_whose_outputs_fail_midway_has_no_record_and_is_redone(corpus, t
     video = corpus / "a" / "v0.mp4"
     report = extract(HalfWritten(), video, tmp_path, progress=False)
     assert [f.reason for f in report.failed] == ["TypeError: array 'bad' has dtype object"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["_summary.half.json", "v0.means.npy"]  # no record
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_summary.half.json"]  # no record, no partial output
     fixed = FrameMeans()
     fixed.name = "half"
     assert (
         extract(fixed, video, tmp_path, progress=False).done == 1
     )  # the partial output is not taken as done
+
+
+SENTINEL = -7777.0  # the first value of the array whose write fails
+
+
+class SentinelOnV1(FrameMeans):
+    """:class:`FrameMeans`, whose output for v1 is a 4096-value array starting with :data:`SENTINEL`."""
+
+    name = "sentinel"
+
+    def __call__(self, video: str) -> dict[str, np.ndarray]:
+        arrays = super().__call__(video)
+        if Path(video).stem == "v1":
+            arrays["means"] = np.concatenate([[SENTINEL], np.arange(4095.0)])
+        return arrays
+
+
+def test_an_array_write_that_fails_midway_leaves_no_file_behind(corpus, tmp_path, monkeypatch):
+    """The disk fills up halfway through writing v1's array: v1 fails with that reason, and neither a partial
+    ``v1.means.npy`` (which a reader would take for the output) nor a temporary file is left; the other videos
+    are done, and a re-run does v1 alone."""
+    real_write = np.lib.format.write_array  # what np.save serialises with
+
+    def write_half_then_fail(fp, array, *args, **kwargs):
+        if array.size and array.flat[0] == SENTINEL:
+            whole = io.BytesIO()
+            real_write(whole, array, *args, **kwargs)
+            fp.write(whole.getvalue()[: len(whole.getvalue()) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fp, array, *args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", write_half_then_fail)
+    report = extract(SentinelOnV1(), corpus, tmp_path, progress=False)
+    assert (report.done, report.skipped) == (2, 0)
+    assert [(Path(f.video).name, f.reason) for f in report.failed] == [
+        ("v1.mp4", "OSError: [Errno 28] No space left on device")
+    ]
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert files == [
+        "_summary.sentinel.json",
+        "a/v0.means.npy",
+        "a/v0.sentinel.json",
+        "b/v2.means.npy",
+        "b/v2.sentinel.json",
+    ]
+
+    monkeypatch.undo()
+    again = extract(SentinelOnV1(), corpus, tmp_path, progress=False)
+    assert (again.done, again.skipped, again.failed) == (1, 2, [])
+    assert np.load(tmp_path / "a" / "v1.means.npy")[0] == SENTINEL
 
 
 @dataclass
@@ -372,6 +424,31 @@ def test_features_in_seconds_and_their_key(corpus, ckpt, tmp_path):
     moved = tmp_path / "elsewhere.ckpt"
     moved.write_bytes(ckpt.read_bytes())
     assert build_extractor("features", model=str(moved), window=1.0, stride=0.5).params() == params
+
+
+def test_another_window_recomputes_the_same_window_skips(corpus, ckpt, tmp_path):
+    """The window is part of the output's key: a re-run into the same folder with another window (the stride
+    unchanged) recomputes, with that window's timestamps; with the same one it skips. In seconds too."""
+    video = corpus / "a" / "v1.mp4"  # 13 frames at 8 fps
+    four, six = (
+        build_extractor("features", model=str(ckpt), window_frames=w, stride_frames=3) for w in (4, 6)
+    )
+    assert four.params() != six.params()
+    one, two = (build_extractor("features", model=str(ckpt), window=w, stride=0.5) for w in (1.0, 1.5))
+    assert one.params() != two.params()
+
+    assert extract(four, video, tmp_path, progress=False).done == 1
+    skipped = extract(four, video, tmp_path, progress=False)
+    assert (skipped.done, skipped.skipped) == (0, 1)
+    before = np.load(tmp_path / "v1.features.npy")
+    redone = extract(six, video, tmp_path, progress=False)
+    assert (redone.done, redone.skipped) == (1, 0)
+    starts = [0, 3, 6, 7]  # 6 frames every 3, and one more ending at the last frame
+    np.testing.assert_allclose(
+        np.load(tmp_path / "v1.timestamps.npy"), [[s / FPS, (s + 6) / FPS] for s in starts], atol=1e-9
+    )
+    assert not np.allclose(np.load(tmp_path / "v1.features.npy"), before)
+    assert json.loads((tmp_path / "v1.features.json").read_text())["params"]["window"] == 6.0
 
 
 # -- pool and Ray ------------------------------------------------------------------------------------------------

@@ -15,9 +15,17 @@ from PIL import Image
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+import vidact.engine.precision as precision
 from vidact.data.synth import SCENE_CLASSES, TEMPORAL_CLASSES, clip_rng, render_clip
 from vidact.errors import ConfigError
-from vidact.infer.fast import FastPath, Float32Island, fold_batch_norms, optimize_for_inference
+from vidact.infer.fast import (
+    FastPath,
+    Float32Island,
+    fold_batch_norms,
+    optimize_for_inference,
+    prepare_for_inference,
+    resolve_inference_precision,
+)
 from vidact.io import VideoReader
 from vidact.models import build_model
 from vidact.models.per_frame import (
@@ -337,8 +345,13 @@ def test_fast_path_keeps_the_imagenet_efficientnet_lite0_answers_on_real_frames(
     fast = optimize_for_inference(model)
     assert fast.folded_batch_norms == 49
     backbone = fast.model.backbone
-    assert {"backbone.conv_stem", "backbone.blocks.3", "backbone.blocks.5.0.conv_dw"} <= set(fast.float32_modules)
-    assert isinstance(backbone.conv_stem, Float32Island) and backbone.conv_stem.module.weight.dtype == torch.float32
+    assert {"backbone.conv_stem", "backbone.blocks.3", "backbone.blocks.5.0.conv_dw"} <= set(
+        fast.float32_modules
+    )
+    assert (
+        isinstance(backbone.conv_stem, Float32Island)
+        and backbone.conv_stem.module.weight.dtype == torch.float32
+    )
     assert backbone.blocks[5][0].conv_dw.module.weight.dtype == torch.float32
     assert backbone.blocks[5][0].conv_pw.weight.dtype == torch.bfloat16
     expected = _logits(model, clips)
@@ -384,5 +397,71 @@ def test_compiled_fast_path_matches_eager_fast_path() -> None:
 
 
 def test_fast_path_refuses_a_model_off_the_cpu() -> None:
-    with pytest.raises(ConfigError, match="runs on CPU"):
+    with pytest.raises(ConfigError, match="runs on CPU or CUDA"):
         optimize_for_inference(nn.Conv3d(3, 8, 3, device="meta"))
+
+
+# -- what the commands call ---------------------------------------------------------------------------------------
+def test_inference_precision_resolves_as_the_training_precision(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu = torch.device("cpu")
+    assert (
+        resolve_inference_precision("auto", cpu)
+        == precision.resolve_settings("auto", "auto", device=cpu).precision
+    )
+    assert (
+        resolve_inference_precision("32", "cpu") == "32"
+        and resolve_inference_precision("bf16", cpu) == "bf16"
+    )
+    for native, expected in ((True, "bf16"), (False, "32")):
+        monkeypatch.setattr(precision, "native_bf16", lambda device, native=native: native)
+        assert resolve_inference_precision("auto", cpu) == expected
+    with pytest.raises(ConfigError, match="unknown precision 'fp16'; choose from auto, 32, bf16"):
+        resolve_inference_precision("fp16", cpu)
+
+
+def test_prepare_for_inference_32_is_the_eager_model() -> None:
+    model = _model("simple3d").train()
+    assert prepare_for_inference(model, "32", "cpu") is model and not model.training
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [("simple3d", (2, 3, 8, 32, 32)), ("per_frame_resnet18", (2, 3, 3, 32, 32))],
+)
+def test_prepared_model_keeps_the_model_contract(name: str, shape: tuple[int, ...]) -> None:
+    """Claim: through the bf16 fast path, forward, forward_features, forward_head (and the other forward_*
+    methods) take what the eager model takes and give float32, row-major tensors of its shapes and nearly its
+    values; the contract's attributes are the model's."""
+    model = _model(name)
+    fast = prepare_for_inference(model, "bf16", "cpu")
+    assert isinstance(fast, FastPath) and fast.bf16
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        features = model.forward_features(x)
+        expected = {
+            "logits": model(x),
+            "features": features,
+            "pooled": model.forward_head(features, pre_logits=True),
+            "head": model.forward_head(features),
+        }
+    got_features = fast.forward_features(x)
+    got = {
+        "logits": fast(x),
+        "features": got_features,
+        "pooled": fast.forward_head(got_features, pre_logits=True),
+        "head": fast.forward_head(features),  # the eager features go through the fast head too
+    }
+    for key, value in got.items():
+        want = expected[key]
+        assert value.dtype == torch.float32 and value.shape == want.shape, key
+        assert value.is_contiguous(), key  # callers may .view() it as they did the eager output
+        assert (value - want).abs().max().item() <= 0.05 * want.abs().max().item(), key
+    assert (fast.num_classes, fast.num_features) == (model.num_classes, model.num_features)
+    assert fast.get_classifier() is fast.model.get_classifier()
+    if isinstance(model, PerFrameClassifier):
+        assert fast.consensus == model.consensus
+        frames = fast.forward_frames(x)  # any forward_* method runs the fast path too
+        with torch.inference_mode():
+            want = model.forward_frames(x)
+        assert frames.dtype == torch.float32 and frames.shape == want.shape == (2, 3, model.num_classes)
+        assert (frames - want).abs().max().item() <= 0.05 * want.abs().max().item()

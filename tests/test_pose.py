@@ -20,10 +20,10 @@ from vidact.data.skeleton.formats import load_npz, load_pickle
 from vidact.data.skeleton.mapping import map_joints
 from vidact.errors import ConfigError
 from vidact.extract import build_extractor, extract
-from vidact.extract._mediapipe import INSTALL, _quiet_startup_notices
-from vidact.extract.pose import NoPoseWarning, extract_pose, hand_slot
 from vidact.io import VideoReader
 from vidact.io.writer import write_video
+from vidact.pose import NoPoseWarning, extract_pose, hand_slot
+from vidact.pose._mediapipe import INSTALL, _quiet_startup_notices
 
 mediapipe = pytest.importorskip("mediapipe", reason="pose extraction needs the optional extra vidact[pose]")
 
@@ -134,6 +134,29 @@ def test_frames_per_second_and_max_frames(tmp_path):
         video_times = reader.timestamps()
     for k, (index, seconds) in enumerate(zip(r["frame_index"], times, strict=True)):
         assert seconds == video_times[index] <= k / 10 < seconds + 1 / 29.97 + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("what", "layout", "clip", "persons", "joints"),
+    [
+        ("body", "mediapipe33", KINETICS_CLIP, 1, 33),
+        ("body", "coco17", KINETICS_CLIP, 1, 17),
+        ("body", "ntu25", KINETICS_CLIP, 1, 25),
+        ("hands", "hand21", ASL_CLIP, 2, 21),
+    ],
+)
+def test_every_layout_writes_its_joint_scores(what, layout, clip, persons, joints, tmp_path):
+    """The written record of each layout holds ``keypoint_score`` [M, T, V] in [0, 1] with the layout's V:
+    some joints scored where the person (hand) was found, none where it was not."""
+    _needs(clip)
+    extractor = build_extractor("pose", what=what, layout=layout, max_frames=4)
+    assert extract(extractor, clip, tmp_path, progress=False).done == 1
+    for record in (load_pickle(tmp_path / f"{clip.stem}.pose.pkl"), load_npz(tmp_path / f"{clip.stem}.pose.npz")):
+        assert record["layout"] == layout and record["keypoint"].shape == (persons, 4, joints, 2)
+        scores, found = record["keypoint_score"], record["found"]
+        assert scores.shape == (persons, 4, joints) and scores.dtype == np.float32
+        assert ((scores >= 0) & (scores <= 1)).all()
+        assert found.any() and (scores[found] > 0).any(axis=-1).all() and not scores[~found].any()
 
 
 # -- nobody there ----------------------------------------------------------------------------------------------------
@@ -261,10 +284,10 @@ def _cli(capsys, *args: object) -> tuple[int, str, str]:
     return exit_info.value.code, out.out, out.err
 
 
-@pytest.mark.slow
 def test_cli_on_two_processes_writes_pyskl_files_resumes_and_lists_failures(corpus, tmp_path, capsys):
     out = tmp_path / "poses"
-    code, stdout, _ = _cli(capsys, "extract", "pose", corpus, "--out", out, "--workers", 2, "--no-progress")
+    options = ["--out", out, "--max-frames", 4, "--no-progress"]
+    code, stdout, _ = _cli(capsys, "extract", "pose", corpus, *options, "--workers", 2)
     assert code == 0, stdout
     assert "pose: 2 videos, 2 extracted, 0 up to date, 0 failed" in stdout
     for name, clip in [
@@ -273,7 +296,7 @@ def test_cli_on_two_processes_writes_pyskl_files_resumes_and_lists_failures(corp
     ]:
         record = load_pickle(out / f"{name}.pose.pkl")
         again = load_npz(out / f"{name}.pose.npz")
-        direct = extract_pose(clip)  # the same in this process
+        direct = extract_pose(clip, max_frames=4)  # the same in this process
         assert record["found"].all() and record["layout"] == "mediapipe33"
         for key in ("keypoint", "keypoint_score", "keypoint_world", "found"):
             np.testing.assert_array_equal(record[key], again[key], err_msg=key)
@@ -282,7 +305,7 @@ def test_cli_on_two_processes_writes_pyskl_files_resumes_and_lists_failures(corp
     # a re-run skips both; a corrupt video fails alone, with its reason
     (corpus / "val" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
     try:
-        code, stdout, stderr = _cli(capsys, "extract", "pose", corpus, "--out", out, "--no-progress")
+        code, stdout, stderr = _cli(capsys, "extract", "pose", corpus, *options)
     finally:
         (corpus / "val" / "broken.mp4").unlink()
     assert code == 1

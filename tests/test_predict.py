@@ -114,7 +114,7 @@ def _preprocess(frames: torch.Tensor, crop: int, mean: list[float], std: list[fl
 @pytest.mark.parametrize("ckpt", ["clip_ckpt", "frame_ckpt"])
 def test_window_scores_are_the_models_on_the_window_clip(ckpt, request):
     predictor = load_predictor(request.getfixturevalue(ckpt))
-    spec = predictor.preset
+    spec = predictor.spec
     prediction = predict_video(predictor, ARM_WRESTLING, window=3.0, stride=2.0, frame_scores=True)
     assert len(prediction.windows) == 5 and prediction.window_scores.shape == (5, len(CLASSES))
     assert prediction.peak_frames <= 5 * spec.clip_len  # all five windows in one batch
@@ -137,7 +137,7 @@ def test_window_scores_are_the_models_on_the_window_clip(ckpt, request):
 
 def test_tsn_models_sample_windows_uniformly(clip_ckpt):
     predictor = load_predictor(clip_ckpt)
-    tsn = dataclasses.replace(predictor, preset=dataclasses.replace(predictor.preset, sampler="segments"))
+    tsn = dataclasses.replace(predictor, spec=dataclasses.replace(predictor.spec, sampler="segments"))
     default = predict_video(tsn, ARM_WRESTLING, window=4.0, stride=3.0)
     uniform = predict_video(predictor, ARM_WRESTLING, window=4.0, stride=3.0, sampling="uniform")
     strided = predict_video(predictor, ARM_WRESTLING, window=4.0, stride=3.0)
@@ -179,7 +179,7 @@ def test_published_torchvision_weights(tmp_path):
 
     numbered = load_predictor("r2plus1d_18", weights=weights)  # layout found by trying, no label map
     assert numbered.classes[:2] == ["class_0", "class_1"] and len(numbered.classes) == 400
-    assert numbered.preset == model_card("r2plus1d_18").default_preset()
+    assert numbered.spec == model_card("r2plus1d_18").default_preset()
     # The class count comes from the file: a 5-class classifier makes a 5-class model, whatever the card says.
     five = torchvision.models.video.r2plus1d_18(num_classes=5)
     torch.save(five.state_dict(), tmp_path / "five.pth")
@@ -215,7 +215,7 @@ def test_long_video_streams_in_bounded_memory(tmp_path, clip_ckpt):
     assert len(prediction.windows) == 99
     # a window is scored as soon as its last frame is decoded, and clips of successive windows do not overlap
     # here, so the buffer holds at most one clip
-    assert prediction.peak_frames == predictor.preset.clip_len
+    assert prediction.peak_frames == predictor.spec.clip_len
 
 
 # -- outputs -------------------------------------------------------------------------------------------------

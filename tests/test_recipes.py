@@ -21,7 +21,7 @@ import torch
 from vidact.cli import main
 from vidact.data.synth import synthesize
 from vidact.data.synth.skeleton import synthesize_skeletons
-from vidact.engine.checkpoint import load_model
+from vidact.engine.load import load_model
 from vidact.engine.config import Config, load_config
 from vidact.engine.train import train
 from vidact.models import list_models, model_card
@@ -126,8 +126,9 @@ def _two_steps(recipe: Path, root: Path, run_dir: Path) -> tuple[Config, torch.n
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == [2]  # 4 training samples, batches of 2
     assert math.isfinite(float(rows[0]["train_loss"])) and float(rows[0]["train_loss"]) > 0
-    model, info = load_model(result.run_dir)
-    assert info.model_name == cfg.model.name
+    info = load_model(result.run_dir)
+    model = info.module
+    assert info.name == cfg.model.name
     return cfg, model, sorted(info.classes)
 
 

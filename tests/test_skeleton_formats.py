@@ -25,7 +25,7 @@ from vidact.data.skeleton.formats import (
     save_pickle,
     validate_record,
 )
-from vidact.errors import DatasetError
+from vidact.errors import DatasetError, UnsafePickleError
 
 HERE = Path(__file__).resolve().parent
 SKELETON = HERE.parent.parent / "shared" / "data" / "skeleton"
@@ -176,7 +176,7 @@ def test_malicious_pickle_is_refused_without_running(tmp_path):
     record = _record()
     record["keypoint_score"] = _Exploit(marker)
     path.write_bytes(pickle.dumps(record))
-    with pytest.raises(DatasetError, match=r"evil\.pkl: not a safe pickle \(it needs posix\.mkdir"):
+    with pytest.raises(UnsafePickleError, match=r"evil\.pkl: not a safe pickle \(it needs posix\.mkdir"):
         load_pickle(path)
     assert not marker.exists()
 

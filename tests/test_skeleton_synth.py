@@ -149,6 +149,40 @@ def test_clockwise_circles_turn_clockwise_on_the_image() -> None:
         assert sign * area > 50**2, (name, area)  # a circle of tens of pixels, the right way round
 
 
+#: ``render_skeleton(class, clip_rng(11, "train", class, label), frames=(20, 30))`` per class: (T, the sum of
+#: the keypoints weighted by frame, joint and coordinate number), as the generator made them when the recipes'
+#: headers were measured. A change to the motions, the draws' order, the camera or the noise moves them; the
+#: weights make the sum see the order of frames and joints.
+GOLDEN = {
+    ("ntu25", 3): {
+        "waving": (20, 644139.554), "pointing": (20, 436099.854), "clapping": (24, 878961.771),
+        "jumping_jacks": (26, 1057691.24), "squats": (28, 1239370.64), "arm_circles_clockwise": (28, 1166322.57),
+        "arm_circles_counterclockwise": (27, 1164989.76), "sit_down": (24, 1050658.04),
+        "stand_up": (27, 1217431.67),
+    },
+    ("coco17", 2): {
+        "waving": (20, 60731503.2), "pointing": (20, 75364227.3), "clapping": (24, 91845414.3),
+        "jumping_jacks": (26, 117218305.0), "squats": (28, 129588769.0),
+        "arm_circles_clockwise": (28, 137939096.0), "arm_circles_counterclockwise": (27, 117685224.0),
+        "sit_down": (24, 101143262.0), "stand_up": (27, 119529381.0),
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("layout", "dims"), list(GOLDEN))
+def test_samples_are_the_ones_the_recipes_were_measured_on(layout: str, dims: int) -> None:
+    for label, name in enumerate(SKELETON_CLASSES):
+        record = render_skeleton(
+            name, clip_rng(11, "train", name, label), layout=layout, dims=dims, frames=(20, 30)
+        )
+        k = record["keypoint"][0].astype(np.float64)  # [T, V, C]
+        t, v, c = k.shape
+        weights = np.arange(1, t + 1)[:, None, None] * np.arange(1, v + 1)[:, None] * np.arange(1, c + 1)
+        frames, total = GOLDEN[layout, dims][name]
+        assert t == frames, name
+        assert (k * weights).sum() == pytest.approx(total, rel=1e-7), name
+
+
 def test_options_out_of_range_are_one_line_errors() -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(ConfigError, match="unknown skeleton class 'dancing'"):

@@ -29,7 +29,7 @@ from vidact.data.skeleton.transforms import (
     uniform_sample_indices,
 )
 from vidact.data.synth.skeleton import synthesize_skeletons
-from vidact.engine.checkpoint import load_model
+from vidact.engine.load import load_model
 from vidact.engine.config import Config
 from vidact.engine.evaluate import evaluate
 from vidact.engine.tasks import build_task
@@ -263,7 +263,8 @@ def test_a_tiny_run_learns_and_evaluates_to_the_same_numbers(easy_set: Path, tmp
 
     # The recipe's 3 views: the mean of each view's softmax, as the model scores them one by one.
     views = evaluate(tmp_path / "run", easy_set / "annotations.pkl", progress=False)
-    model, info = load_model(tmp_path / "run")
+    info = load_model(tmp_path / "run")
+    model = info.module
     dataset = SkeletonDataset(
         easy_set,
         "val",

@@ -16,9 +16,10 @@ from torch import Tensor, nn
 
 import vidact.engine.precision as precision
 from vidact.data.synth import synthesize
-from vidact.engine.checkpoint import load_checkpoint, load_model
+from vidact.engine.checkpoint import load_checkpoint
+from vidact.engine.load import load_model
 from vidact.engine.config import load_config
-from vidact.engine.tasks import StepOutput, build_task, list_tasks, register_task
+from vidact.engine.tasks import StepOutput, build_network, build_task, list_tasks, register_task
 from vidact.engine.tasks.classification import Classification
 from vidact.engine.tasks.masked import MaskedVideoModel, expand_mask
 from vidact.engine.train import train
@@ -79,6 +80,8 @@ def test_the_recipe_picks_the_task(tmp_path: Path) -> None:
 class SpaceToDepth(nn.Module):
     """An "encoder" whose features are the pixels of each tubelet, gathered cell by cell with plain loops:
     [B, 3, T, H, W] -> [B, 3 * t * h * w, T/t, H/h, W/w], channel order (colour, dt, dy, dx)."""
+
+    feature_layout = "BCTHW"  # one [B, D, T', H', W'] map (vidact.models.contract.FeatureLayout)
 
     def __init__(self, tubelet: tuple[int, int, int]):
         super().__init__()
@@ -171,6 +174,38 @@ def test_masked_reconstruction_learns(scenes: Path, tmp_path: Path) -> None:
         load_model(result.run_dir)
     with pytest.raises(CheckpointError, match="made by task masked_reconstruction, but the recipe's task is"):
         train(load_config(None, small(scenes, "train.epochs=12")), result.run_dir, resume=True)
+
+
+# -- pre-training feeds fine-tuning --------------------------------------------------------------------------------
+def test_a_masked_pretraining_run_seeds_a_classifier(scenes: Path, tmp_path: Path) -> None:
+    """`model.pretrained: RUN` of a masked_reconstruction run: the classifier starts from the run's encoder
+    (every backbone tensor equal to the checkpoint's `encoder.` one), the decoder is left out with a one-line
+    notice, the new classifier starts fresh, and fine-tuning trains and evaluates like any classification run."""
+    pre = train(
+        load_config(None, small(scenes, "task=masked_reconstruction", "train.epochs=2", "train.lr=0.01")),
+        tmp_path / "pre",
+        progress=False,
+    )
+    ckpt, _ = load_checkpoint(pre.run_dir)
+    assert ckpt["classifier"] is False and ckpt["backbone"] == "encoder."
+    encoder = {k[len("encoder.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("encoder.")}
+
+    cfg = load_config(None, small(scenes, f"model.pretrained={pre.run_dir}", "train.epochs=1", "train.lr=0.001"))
+    with pytest.warns(UserWarning, match=r"loading its encoder only \(decoder left out\)"):
+        network = build_network(cfg.model, 8)
+    state = network.state_dict()
+    assert encoder and set(encoder) == {k for k in state if not k.startswith("fc.")}
+    for key, value in encoder.items():
+        torch.testing.assert_close(state[key], value, rtol=0, atol=0, msg=key)
+    random = build_network(load_config(None, small(scenes)).model, 8).state_dict()
+    assert any(not torch.equal(random[k], v) for k, v in encoder.items())  # not what a fresh model has anyway
+
+    # the fine-tuning run trains from there and gives a classifier that evaluation and prediction load
+    with pytest.warns(UserWarning, match="decoder left out"):
+        tuned = train(cfg, tmp_path / "tuned", progress=False)
+    loaded = load_model(tuned.run_dir)
+    assert loaded.task == "classification" and loaded.spec.modality == "video" and len(loaded.classes) == 8
+    assert 0.0 <= tuned.best["top1"] <= 1.0
 
 
 # -- a task with two losses, defined here: the loop trains it as it is ------------------------------------------------

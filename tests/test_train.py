@@ -29,7 +29,8 @@ import vidact.engine.tasks.classification as classification
 from vidact.cli import main
 from vidact.data.datasets import collate_clips
 from vidact.data.synth import synthesize
-from vidact.engine.checkpoint import load_checkpoint, load_model
+from vidact.engine.checkpoint import load_checkpoint
+from vidact.engine.load import load_model
 from vidact.engine.config import load_config, save_config
 from vidact.engine.optim import LRSchedule, build_optimizer, mixup, soft_cross_entropy, soft_targets
 from vidact.engine.precision import native_bf16
@@ -119,7 +120,7 @@ def weights_of(path: Path) -> dict[str, torch.Tensor]:
 
 
 def without_time(history: list[dict]) -> list[dict]:
-    return [{k: v for k, v in row.items() if k != "time"} for row in history]
+    return [{k: v for k, v in row.items() if k not in ("time", "data_wait")} for row in history]
 
 
 # -- optimisation pieces -------------------------------------------------------------------------------------------
@@ -246,12 +247,13 @@ def test_run_directory(videos: Path, tmp_path: Path) -> None:
         assert png.format == "PNG" and png.width >= 400 and png.height >= 400
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
 
-    model, info = load_model(run)  # best.ckpt, as `vidact eval` and `vidact predict` read it
-    assert info.path == result.best_checkpoint and info.metrics["top1"] == best["top1"]
+    info = load_model(run)  # best.ckpt, as `vidact eval` and `vidact predict` read it
+    model = info.module
+    assert info.source == str(result.best_checkpoint) and info.metrics["top1"] == best["top1"]
     assert info.classes == result.classes and info.config["data"]["clip_len"] == 8
     last, _ = load_checkpoint(run, "last")
     assert last["train_state"]["epoch"] == 2 and last["train_state"]["batch"] == 0
-    final, _ = load_model(run, "last")
+    final = load_model(run, which="last").module
     assert state_checksum(final) == summary["replica_checksums"][0]
 
 
@@ -660,6 +662,6 @@ def test_two_processes_under_torchrun_agree(videos: Path, tmp_path: Path) -> Non
     assert summary["steps"] == 4 and summary["final"]["step"] == 4
     rank0, rank1 = summary["replica_checksums"]
     assert rank0 == rank1  # identical weights and batch-norm statistics in both processes
-    model, _ = load_model(run, "last")
+    model = load_model(run, which="last").module
     assert state_checksum(model) == rank0  # and they are what rank 0 saved
     assert summary["best"]["num_samples"] == 4  # the validation shards were gathered, nothing twice

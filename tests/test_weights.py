@@ -9,6 +9,7 @@ import hashlib
 import http.server
 import os
 import pickle
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from vidact.errors import CheckpointError, ConfigError
 from vidact.models import build_model, hub, model_card
 from vidact.models import registry as registry_module
 from vidact.models.caffe2 import read_caffe2_blobs
-from vidact.models.converters import CONVERTERS, READERS
+from vidact.models.converters import converter_layouts, get_converter, read_layout
 from vidact.models.labels import label_names
 from vidact.models.registry import WeightsFile
 from vidact.models.tf_checkpoint import read_tf_checkpoint
@@ -57,7 +58,7 @@ def test_every_entry_is_complete_and_loadable_in_principle() -> None:
         assert e.files and e.license and e.source and e.test_protocol, w.name
         assert e.bundled is not None or all(f.url.startswith("https://") for f in e.files), w.name
         assert len(label_names(e.labels, e.num_classes)) == e.num_classes, w.name
-        assert e.layout == "vidact" or (w.card.family, e.layout) in CONVERTERS, w.name
+        assert e.layout == "vidact" or e.layout in converter_layouts(w.card.family), w.name
         if w.card.modality == "skeleton":
             assert isinstance(e.preset, SkeletonPreset) and e.preset.layout, w.name
             assert w.card.input_size[0] == e.preset.channels, w.name
@@ -220,7 +221,7 @@ def _publish(monkeypatch: pytest.MonkeyPatch, model: str, data: bytes, **file_ch
     fields = {"sha256": None, "hash_prefix": None, "size": None, **checks}
     files = (dataclasses.replace(entry.files[0], **fields),)
     monkeypatch.setitem(
-        registry_module._CARDS,
+        registry_module._CARDS._entries,
         model,
         dataclasses.replace(card, weights=(dataclasses.replace(entry, files=files),)),
     )
@@ -283,6 +284,26 @@ def test_a_file_that_fails_its_hash_never_enters_the_cache(server, monkeypatch, 
     assert not any(hub.cache_dir(hub.get_weights(name)).iterdir())  # no file, no .part to resume from
 
 
+def test_a_file_of_the_right_size_with_other_bytes_fails_its_sha256(server, monkeypatch, tmp_path) -> None:
+    """Size and full SHA-256 published: a served file of the right size with one byte changed passes the size
+    check and fails the hash, naming the file and both hashes; nothing stays in the cache to resume from."""
+    _, data = _torchvision_r2plus1d(tmp_path)
+    want = hashlib.sha256(data).hexdigest()
+    name = _publish(monkeypatch, "r2plus1d_18", data, sha256=want, size=len(data))
+    corrupt = bytearray(data)
+    corrupt[len(data) // 2] ^= 0xFF
+    got = hashlib.sha256(corrupt).hexdigest()
+    server.files[_url_path(name)] = bytes(corrupt)
+    with pytest.raises(
+        CheckpointError,
+        match=rf"^r2plus1d_18\.kinetics400: \S*r2plus1d_18-91a641e6\.pth\S*: sha256 {got[:12]}\.\.\. differs from "
+        rf"the catalogue's {want[:12]}\.\.\.$",
+    ):
+        hub.fetch(name, progress=False)
+    assert not any(hub.cache_dir(hub.get_weights(name)).iterdir())
+    assert not hub.is_cached(hub.get_weights(name))
+
+
 def test_truncated_server_error_and_offline(server, monkeypatch, tmp_path) -> None:
     _, data = _torchvision_r2plus1d(tmp_path)
     name = _publish(monkeypatch, "r2plus1d_18", data, size=len(data) + 10)
@@ -321,8 +342,18 @@ def test_weights_add_checks_the_file_and_its_layout(monkeypatch, tmp_path) -> No
     runner = CliRunner()
     wrong = tmp_path / "other.pth"
     wrong.write_bytes(data + b"x")
-    result = runner.invoke(app, ["weights", "add", name, str(wrong)])
-    assert result.exit_code == 2 or isinstance(result.exception, CheckpointError)
+    got, want = hashlib.sha256(data + b"x").hexdigest(), hashlib.sha256(data).hexdigest()
+    mismatch = rf"^{re.escape(name)}: {re.escape(str(wrong))}: sha256 {got[:12]}\.\.\. differs from the catalogue's {want[:12]}\.\.\.$"
+    with pytest.raises(CheckpointError, match=mismatch):
+        hub.add(name, [wrong])
+    result = runner.invoke(app, ["weights", "add", name, str(wrong)])  # the command says the same
+    said = str(result.exception) if isinstance(result.exception, CheckpointError) else result.output
+    assert result.exit_code != 0 and re.search(mismatch[1:-1], said), said
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(tmp_path / 'nowhere.pth'))}: no such file$"):
+        hub.add(name, [tmp_path / "nowhere.pth"])
+    with pytest.raises(ConfigError, match=rf"^{re.escape(name)}: takes 1 file\(s\) \(r2plus1d_18-91a641e6\.pth\), got 2$"):
+        hub.add(name, [wrong, wrong])
+    assert not hub.is_cached(hub.get_weights(name))
 
     # A file without a known hash is still checked by loading it in the catalogue's layout.
     name = _publish(monkeypatch, "r2plus1d_18", data, filename="r2plus1d_18-91a641e6.pth")
@@ -395,10 +426,10 @@ def test_tf_reader_on_the_released_kinetics_i3d_index(tmp_path) -> None:
     assert tuple(variables["RGB/inception_i3d/Conv3d_1a_7x7/conv_3d/w"].shape) == (7, 7, 7, 3, 64)
     # The release's variables load, strictly, into vidact's I3D through the catalogue's layout.
     model = build_model("i3d_inception_v1", num_classes=400)
-    state = READERS["kinetics-i3d-tf"]([I3D_INDEX, data])
+    state = read_layout("kinetics-i3d-tf", [I3D_INDEX, data])
     from vidact.models.weights import load_weights
 
-    load_weights(model, dict(state), converter=CONVERTERS[("i3d", "kinetics-i3d-tf")])
+    load_weights(model, dict(state), converter=get_converter("i3d", "kinetics-i3d-tf"))
     torch.testing.assert_close(
         model.conv_1a.conv.weight,
         torch.from_numpy(written["RGB/inception_i3d/Conv3d_1a_7x7/conv_3d/w"]).permute(4, 3, 0, 1, 2),
@@ -479,7 +510,7 @@ def test_caffe2_blobs_load_into_slowfast_and_a_malicious_pickle_is_refused(tmp_p
     model = build_model("slowfast_r50", num_classes=400).eval()
     from vidact.models.weights import load_weights
 
-    load_weights(model, state, converter=CONVERTERS[("slowfast", "pyslowfast-caffe2")])
+    load_weights(model, state, converter=get_converter("slowfast", "pyslowfast-caffe2"))
     clip = torch.randn(1, 3, 16, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(model(clip), source(clip))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["VidactError", "VideoError", "ConfigError", "CheckpointError", "DatasetError"]
+__all__ = ["VidactError", "VideoError", "ConfigError", "CheckpointError", "DatasetError", "UnsafePickleError"]
 
 
 class VidactError(Exception):
@@ -45,3 +45,23 @@ class CheckpointError(VidactError):
 
 class DatasetError(VidactError):
     """A dataset root, annotation or split file that does not have the expected layout."""
+
+
+class UnsafePickleError(VidactError):
+    """A pickle that names a global outside what :func:`vidact._unpickle.safe_unpickle` admits (and so could run
+    code): refused before that global is imported.
+
+    Args:
+        path: the file.
+        name: the global it asks for (``"posix.system"``).
+    """
+
+    def __init__(self, path: str | os.PathLike, name: str):
+        self.path = os.fspath(path)
+        self.name = name
+        super().__init__(
+            f"{self.path}: not a safe pickle (it needs {name}, which vidact will not load from a pickle)"
+        )
+
+    def __reduce__(self):  # keep the two-argument constructor picklable (worker processes)
+        return (type(self), (self.path, self.name))

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 
 from ..errors import ConfigError
+from .inputs import register_input
 from .transforms import (
     CenterCrop,
     ClipTransform,
@@ -47,9 +48,11 @@ class ReverseChannels(ClipTransform):
         return clip.flip(-4)
 
 
+@register_input
 @dataclass(frozen=True)
 class Preset:
-    """How a model's clips are made: sampling, geometry and pixel values.
+    """How a model's clips are made: sampling, geometry and pixel values. The input spec of the ``video``
+    modality (:mod:`vidact.data.inputs`).
 
     Attributes:
         frames: frames per clip.
@@ -83,6 +86,8 @@ class Preset:
     channel_order: Literal["RGB", "BGR"] = "RGB"
     num_clips: int = 1
     num_crops: int = 1
+
+    modality: ClassVar[str] = "video"
 
     def __post_init__(self) -> None:
         if self.frames < 1 or self.frame_stride < 1 or self.crop_size < 1:
@@ -192,16 +197,25 @@ class Preset:
         return max(1, round(video_fps / self.fps))
 
     # -- conversions -----------------------------------------------------------------------------------------
+    def test_views(self) -> dict[str, int]:
+        """The views of the published test protocol: ``{"clips": num_clips, "crops": num_crops}``."""
+        return {"clips": self.num_clips, "crops": self.num_crops}
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields, and ``"modality": "video"``."""
+        return {"modality": self.modality, **asdict(self)}
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Preset:
-        """The inverse of :meth:`to_dict` (lists become tuples).
+        """The inverse of :meth:`to_dict` (lists become tuples; ``"modality"`` may be present).
 
         Raises:
-            ConfigError: an unknown key.
+            ConfigError: an unknown key, or another modality.
         """
+        values = dict(values)
+        modality = values.pop("modality", cls.modality)
+        if modality != cls.modality:
+            raise ConfigError(f"preset: a {modality} input spec is not a {cls.modality} preset")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

@@ -8,6 +8,12 @@ key                   value
 ====================  ============================================================================
 ``format``            ``"vidact.checkpoint/1"``
 ``task``              the training task that made it (:mod:`vidact.engine.tasks`; absent: classification)
+``input``             the input spec (:mod:`vidact.data.inputs`, ``spec.to_dict()``): how the model's input is
+                      made; absent in checkpoints written before it was stored (derived from ``config`` on load)
+``classifier``        whether ``state_dict`` is a classifier that evaluation and prediction can use (absent: a
+                      ``classification`` or ``skeleton`` checkpoint)
+``backbone``          the ``state_dict`` prefix of the network that seeds another model's training
+                      (``model.pretrained``): ``""`` the whole network, ``"encoder."`` a pre-training run's encoder
 ``model_name``        registry name (``vidact.models.build_model``)
 ``model_kwargs``      keyword arguments for the builder (without ``num_classes``)
 ``num_classes``       int
@@ -20,13 +26,13 @@ key                   value
 ====================  ============================================================================
 
 A run directory (``runs/<name>/``) keeps ``checkpoints/last.ckpt`` and ``checkpoints/best.ckpt``;
-:func:`resolve_checkpoint` accepts either a run directory or a checkpoint file.
+:func:`resolve_checkpoint` accepts either a run directory or a checkpoint file. A model with its input spec and
+classes is loaded by :func:`vidact.engine.load.load_model`.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,23 +41,18 @@ from torch import nn
 
 from .._atomic import atomic_write
 from ..errors import CheckpointError
-from ..models import build_model
 from ..models.weights import read_checkpoint
 
 __all__ = [
     "FORMAT",
-    "CLASSIFIER_TASKS",
-    "CheckpointInfo",
     "atomic_save",
     "make_checkpoint",
     "resolve_checkpoint",
     "load_checkpoint",
-    "load_model",
+    "backbone_state",
 ]
 
 FORMAT = "vidact.checkpoint/1"
-#: The tasks whose checkpoints are classifiers, which evaluation and prediction load.
-CLASSIFIER_TASKS = ("classification", "skeleton")
 _REQUIRED = ("format", "model_name", "model_kwargs", "num_classes", "classes", "state_dict", "config")
 
 
@@ -72,10 +73,14 @@ def make_checkpoint(
     classes: list[str],
     config: dict[str, Any],
     task: str = "classification",
+    input: dict[str, Any] | None = None,
+    classifier: bool = True,
+    backbone: str = "",
     train_state: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble a checkpoint dict (see the module docstring)."""
+    """Assemble a checkpoint dict (see the module docstring; ``input``, ``classifier`` and ``backbone`` are the
+    task's :meth:`~vidact.engine.tasks.Task.checkpoint_fields`)."""
     module = getattr(model, "module", model)  # unwrap DDP
     module = getattr(module, "_orig_mod", module)  # unwrap torch.compile
     ckpt: dict[str, Any] = {
@@ -87,7 +92,11 @@ def make_checkpoint(
         "classes": list(classes),
         "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
         "config": config,
+        "classifier": bool(classifier),
+        "backbone": str(backbone),
     }
+    if input is not None:
+        ckpt["input"] = dict(input)
     if train_state is not None:
         ckpt["train_state"] = train_state
     if metrics is not None:
@@ -111,16 +120,6 @@ def resolve_checkpoint(run_or_ckpt: str | os.PathLike, which: str = "best") -> P
     return p
 
 
-@dataclass
-class CheckpointInfo:
-    path: Path
-    model_name: str
-    model_kwargs: dict[str, Any]
-    classes: list[str]
-    config: dict[str, Any]
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-
 def load_checkpoint(run_or_ckpt: str | os.PathLike, which: str = "best") -> tuple[dict[str, Any], Path]:
     """Read and validate a vidact checkpoint; returns ``(checkpoint dict, path)``."""
     path = resolve_checkpoint(run_or_ckpt, which)
@@ -138,25 +137,24 @@ def load_checkpoint(run_or_ckpt: str | os.PathLike, which: str = "best") -> tupl
     return ckpt, path
 
 
-def load_model(run_or_ckpt: str | os.PathLike, which: str = "best") -> tuple[nn.Module, CheckpointInfo]:
-    """Rebuild the model of a run/checkpoint with its weights, in eval mode, for evaluation or prediction."""
-    from ..models.weights import load_weights
+def backbone_state(ckpt: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The weights of a checkpoint that seed another model (``model.pretrained``): the whole ``state_dict``, or
+    for a checkpoint whose ``backbone`` is a prefix (a pre-training run's ``encoder.``) the keys under it, the
+    prefix removed.
 
-    ckpt, path = load_checkpoint(run_or_ckpt, which)
-    task = ckpt.get("task", "classification")
-    if task not in CLASSIFIER_TASKS:
-        raise CheckpointError(
-            f"{path}: made by the {task} task, not a classifier: nothing to evaluate or predict"
+    Returns:
+        ``(state_dict, notice)``: the notice says what was left out (``None`` when nothing was).
+    """
+    state = ckpt["state_dict"]
+    prefix = str(ckpt.get("backbone") or "")
+    if not prefix:
+        return state, None
+    kept = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    dropped = sorted({k.split(".", 1)[0] for k in state if not k.startswith(prefix)})
+    notice = None
+    if dropped:
+        notice = (
+            f"{ckpt.get('task', 'the')} checkpoint: loading its {prefix.rstrip('.')} only "
+            f"({', '.join(dropped)} left out)"
         )
-    model = build_model(ckpt["model_name"], num_classes=ckpt["num_classes"], **ckpt["model_kwargs"])
-    load_weights(model, ckpt["state_dict"], source=str(path))
-    model.eval()
-    info = CheckpointInfo(
-        path=path,
-        model_name=ckpt["model_name"],
-        model_kwargs=ckpt["model_kwargs"],
-        classes=list(ckpt["classes"]),
-        config=ckpt["config"],
-        metrics=dict(ckpt.get("metrics") or {}),
-    )
-    return model, info
+    return kept, notice

@@ -38,6 +38,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from .._atomic import write_text
+from .._plugins import import_modules
 from ..errors import ConfigError
 
 __all__ = [
@@ -110,8 +111,9 @@ class ModelConfig:
     #: number of classes load without their classifier (a notice says so).
     pretrained: str | None = None
     #: Key names of ``pretrained``: ``vidact``, or a published layout converted on load (``torchvision`` and
-    #: ``pytorchvideo`` for the resnet3d family, ``pytorchvideo`` and ``pyslowfast`` for SlowFast).
-    pretrained_layout: Literal["vidact", "torchvision", "pytorchvideo", "pyslowfast"] = "vidact"
+    #: ``pytorchvideo`` for the resnet3d family, ``pytorchvideo`` and ``pyslowfast`` for SlowFast; every
+    #: registered layout: :data:`vidact.models.converters.WEIGHT_LAYOUTS`).
+    pretrained_layout: str = "vidact"
 
 
 @dataclass
@@ -185,8 +187,11 @@ class TaskConfig:
 
 @dataclass
 class Config:
-    """A complete recipe: one dataclass per section."""
+    """A complete recipe: one dataclass per section, and the modules it needs imported."""
 
+    #: Modules imported when the recipe is loaded, before its task and model are looked up: a project's own
+    #: models, tasks or dataset layouts, registered from outside vidact (see :mod:`vidact._plugins`).
+    imports: list[str] = field(default_factory=list)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -204,7 +209,11 @@ class Config:
         if not isinstance(recipe, dict):
             sections = ", ".join(_SECTIONS)
             raise ConfigError(f"{source}: expected a mapping of sections ({sections}), got {_kind(recipe)}")
+        if "imports" in recipe:  # first: the modules register what the sections name
+            _assign(cfg, "imports", recipe["imports"], source)
         for section, entries in recipe.items():
+            if section == "imports":
+                continue
             _section(cfg, str(section), source)
             if entries is None:
                 continue
@@ -343,6 +352,12 @@ def _assign(cfg: Config, key: str, value: Any, source: str) -> None:
     """Set ``section.key`` (or ``section.key.entry`` of a mapping-valued key) to a checked ``value``."""
     if key == "task":
         key = "task.name"  # the shorthand `task=NAME`
+    if key == "imports":
+        if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
+            raise ConfigError(f"{source}: imports must be a list of module names, got {value!r}")
+        import_modules(value, source=source)
+        cfg.imports = list(value)
+        return
     parts = key.split(".")
     if len(parts) < 2:
         raise ConfigError(f"{source}: unknown key '{key}'{_suggest(key, _all_keys())}; keys are section.key")
@@ -485,6 +500,13 @@ def _check_consistency(cfg: Config, source: str) -> None:
         recipe_normalization(dataclasses.asdict(cfg.data), dataclasses.asdict(cfg.model))
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
+    if cfg.model.pretrained_layout != "vidact":  # vidact's own needs no converter (nor vidact.models imported)
+        from ..models.converters import check_layout
+
+        try:
+            check_layout(cfg.model.pretrained_layout)
+        except ConfigError as e:
+            raise ConfigError(f"{source}: model.pretrained_layout: {e}") from None
 
 
 def recipe_normalization(

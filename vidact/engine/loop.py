@@ -32,13 +32,16 @@ optimizer state are float32 either way, and runs stay bit-exact on resume.
 ``config.yaml``                       the resolved recipe (every key)
 ``metrics.csv``                       one row per epoch: step, learning rate, the training means (total loss,
                                       each named loss when there are several, the task's statistics), the
-                                      task's validation metrics, seconds (:meth:`Task.history_columns`)
+                                      task's validation metrics, seconds (:meth:`Task.history_columns`),
+                                      then ``data_wait``: the share of the training pass spent waiting
+                                      for batches (0: the model is the limit; 1: decoding is)
 ``tensorboard/``                      the same per epoch, and the loss and learning rate per optimizer step
 ``checkpoints/last.ckpt``             model, optimizer, position in the epoch and random states, written at
                                       the end of every epoch and every ``train.checkpoint_every_steps`` steps
 ``checkpoints/best.ckpt``             the model of the epoch with the best validation ``task.monitor``
-``metrics.json``                      best and final metrics, steps, processes, unreadable videos, the task's
-                                      entries (classification: classes, per-class accuracy)
+``metrics.json``                      best and final metrics, the history, steps, processes, unreadable
+                                      videos, the task's entries (classification: classes, per-class
+                                      accuracy)
 the task's reports                    classification: ``confusion_matrix.png``, ``per_class_accuracy.csv``
 ====================================  =====================================================================
 
@@ -96,7 +99,17 @@ from .precision import NumericSettings, batch_to_memory_format, resolve_settings
 from .sampler import ShardedBatchSampler
 from .tasks import StepOutput, Task, build_task
 
-__all__ = ["RunResult", "train", "state_checksum"]
+__all__ = ["RunResult", "train", "state_checksum", "history_columns"]
+
+#: Columns the loop adds to a task's ``metrics.csv`` (:func:`history_columns`).
+LOOP_COLUMNS = ("data_wait",)
+
+
+def history_columns(task: Task | type[Task]) -> tuple[str, ...]:
+    """The columns of a run's ``metrics.csv`` (and keys of its history rows): the task's
+    (:meth:`Task.history_columns`, ending with ``time``), then ``data_wait``: the fraction of the epoch's
+    training pass spent waiting for the DataLoader (see :class:`_DataWait`)."""
+    return (*task.history_columns(), *LOOP_COLUMNS)
 
 
 @dataclass
@@ -269,6 +282,71 @@ def _interleave(parts: list[Tensor], num_samples: int) -> Tensor:
     return out
 
 
+class _DataWait:
+    """How long a training pass waits for its batches: the seconds spent creating the DataLoader's iterator
+    (starting its workers) and blocked in its ``next()``, out of the pass's wall time.
+
+    Near 0, the model is the limit (the workers keep ahead of the steps); near 1, the input pipeline is (decoding
+    and transforms: more ``data.num_workers``, smaller decoded frames).
+    """
+
+    def __init__(self) -> None:
+        self.waited = 0.0
+        self.started = time.perf_counter()
+
+    def batches(self, loader: DataLoader) -> Iterator[Any]:
+        """The loader's batches, timing how long each takes to arrive."""
+        begin = time.perf_counter()
+        iterator = iter(loader)
+        self.waited += time.perf_counter() - begin
+        while True:
+            begin = time.perf_counter()
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                self.waited += time.perf_counter() - begin
+            yield batch
+
+    @property
+    def elapsed(self) -> float:
+        """Wall seconds since the pass started."""
+        return time.perf_counter() - self.started
+
+    @property
+    def share(self) -> float:
+        """The fraction of the wall time so far spent waiting, in [0, 1]."""
+        return min(self.waited / max(self.elapsed, 1e-9), 1.0)
+
+
+def _interleave_lists(parts: list[list[Any]], num_samples: int, key: str) -> list[Any]:
+    """Per-sample validation outputs (``key``'s) back in dataset order: shard ``r`` holds samples
+    ``r, r + W, ...`` (a list each)."""
+    out: list[Any] = [None] * num_samples
+    for rank, part in enumerate(parts):
+        expected = len(range(rank, num_samples, len(parts)))
+        if len(part) != expected:
+            raise ConfigError(
+                f"validation output {key!r}: process {rank} returned {len(part)} per-sample items for its "
+                f"{expected} samples (a list output needs one item per sample of each batch)"
+            )
+        out[rank :: len(parts)] = part
+    return out
+
+
+def _detached(value: Any) -> Any:
+    """A per-sample validation output with every tensor in it (in lists, tuples and dicts too) detached and on
+    the CPU, ready to be gathered."""
+    if isinstance(value, Tensor):
+        return value.detach().cpu()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_detached(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _detached(v) for k, v in value.items()}
+    return value
+
+
 # -- the run -----------------------------------------------------------------------------------------------------
 @dataclass
 class _Position:
@@ -299,7 +377,7 @@ class _Run:
         self.rank, self.world_size = fabric.global_rank, fabric.world_size
         self.is_main = fabric.is_global_zero
         self.show_bars = progress and self.is_main and sys.stderr.isatty()
-        self.columns = task.history_columns()
+        self.columns = history_columns(task)
         self.sum_keys = ("samples", "loss", *task.loss_names, *task.train_stats)
         self.last_path = run_dir / "checkpoints" / "last.ckpt"
         self.best_path = run_dir / "checkpoints" / "best.ckpt"
@@ -376,6 +454,7 @@ class _Run:
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
         self._epoch_metrics: dict[str, Any] | None = None  # the validation of the epoch just ended, if any
+        self._data_wait_seconds = (0.0, 0.0)  # the last training pass's (seconds waiting for data, seconds)
         self.failures: Counter[tuple[str, str, str]] = Counter()  # (split, path, reason) -> items replaced
         if resume_from is not None:
             self._restore(resume_from)
@@ -525,6 +604,7 @@ class _Run:
             classes=self.classes,
             config=self.cfg.to_dict(),
             task=self.task.name,
+            **self.task.checkpoint_fields(),
             **extra,
         )
 
@@ -572,7 +652,8 @@ class _Run:
             disable=not self.show_bars,
         )
         group_loss = 0.0
-        for index, batch in enumerate(self.train_loader, start=position.batch):
+        wait = _DataWait()
+        for index, batch in enumerate(wait.batches(self.train_loader), start=position.batch):
             batch = self._to_device(batch, "train")
             # Micro-batches form groups of grad_accum (the last group of an epoch may be shorter); each loss
             # is divided by its group's size, so a step's gradient is that of the mean loss over the group.
@@ -604,8 +685,11 @@ class _Run:
                 if every and position.step % every == 0 and position.batch < num_batches:
                     self._save_last()
             bar.update(1)
-            bar.set_postfix(loss=f"{batch_loss:.3f}", lr=f"{self._current_lr():.2e}")
+            bar.set_postfix(
+                loss=f"{batch_loss:.3f}", lr=f"{self._current_lr():.2e}", data_wait=f"{wait.share:.0%}"
+            )
         bar.close()
+        self._data_wait_seconds = (wait.waited, wait.elapsed)
 
     def _accumulate(self, batch_loss: float, out: StepOutput) -> None:
         """Add a step's sample-weighted losses and its statistics' sums to the epoch's running sums."""
@@ -625,33 +709,61 @@ class _Run:
     @torch.no_grad()
     def _validate(self) -> dict[str, Any]:
         """Metrics of the whole validation set: each process runs the task on its shard, the outputs are
-        gathered in dataset order, and the task computes the metrics."""
+        gathered in dataset order, and the task computes the metrics.
+
+        An output is either a [B, ...] tensor (gathered into one [N, ...] tensor) or a list of B per-sample
+        objects of any kind and shape (gathered into one list of N); see :meth:`Task.validation_step`.
+        """
         assert self.val_loader is not None and self.val_set is not None
         # The plain module, not the DDP wrapper: shards differ in length, so no collective may run per batch.
         module = self.model.module
         module.eval()
-        outputs: dict[str, list[Tensor]] = {}
+        outputs: dict[str, list[Any]] = {}
         for batch in self.val_loader:
             batch = self._to_device(batch, "val")
             with self.fabric.autocast():
                 step = self.task.validation_step(module, batch)
             for key, value in step.items():
-                outputs.setdefault(key, []).append(value.detach().cpu())
+                if isinstance(value, Tensor):
+                    outputs.setdefault(key, []).append(value.detach().cpu())
+                elif isinstance(value, list):
+                    outputs.setdefault(key, []).append([_detached(item) for item in value])
+                else:
+                    raise ConfigError(
+                        f"task {self.task.name}: validation_step's {key!r} is a {type(value).__name__}; "
+                        "expected a [B, ...] tensor or a list of B per-sample objects"
+                    )
         module.train()
-        own = {key: torch.cat(values) for key, values in outputs.items()}
+        own = {
+            key: (
+                torch.cat(values) if isinstance(values[0], Tensor) else [x for part in values for x in part]
+            )
+            for key, values in outputs.items()
+        }
         gathered = self._gather(own)
         num_samples = len(self.val_set)
-        keys = next(part for part in gathered if part).keys()
-        merged = {key: _interleave([part.get(key, _EMPTY) for part in gathered], num_samples) for key in keys}
+        first = next(part for part in gathered if part)
+        merged = {
+            key: (
+                _interleave([part.get(key, _EMPTY) for part in gathered], num_samples)
+                if isinstance(value, Tensor)
+                else _interleave_lists([part.get(key, []) for part in gathered], num_samples, key)
+            )
+            for key, value in first.items()
+        }
         return self.task.validation_metrics(merged)
 
     def _end_epoch(self, epoch: int, seconds: float) -> dict[str, Any]:
         """Reduce the epoch's sums, validate when due, write the checkpoints; returns the history row."""
         cfg, position, task = self.cfg.train, self.position, self.task
+        # The processes' sums, and their seconds waiting for data and of training, added up.
+        keys = (*self.sum_keys, "data_wait_seconds", "train_seconds")
         local = torch.tensor(
-            [position.sums[key] for key in self.sum_keys], dtype=torch.float64, device=self.fabric.device
+            [*(position.sums[key] for key in self.sum_keys), *self._data_wait_seconds],
+            dtype=torch.float64,
+            device=self.fabric.device,
         )
-        sums = dict(zip(self.sum_keys, self.fabric.all_reduce(local, reduce_op="sum").tolist(), strict=True))
+        sums = dict(zip(keys, self.fabric.all_reduce(local, reduce_op="sum").tolist(), strict=True))
         if self.world_size > 1:
             self._average_buffers()
         row: dict[str, Any] = dict.fromkeys(self.columns)
@@ -671,6 +783,7 @@ class _Run:
                 if self.is_main:
                     atomic_save(self._checkpoint(metrics=self.best), self.best_path)
         row["time"] = seconds
+        row["data_wait"] = min(sums["data_wait_seconds"] / max(sums["train_seconds"], 1e-9), 1.0)
         self.history.append(row)
         self.position = self._fresh_position(epoch=epoch + 1, step=position.step)
         self._save_last()
@@ -690,7 +803,9 @@ class _Run:
         line = f"epoch {row['epoch']}/{self.cfg.train.epochs}: train {train_part}"
         if self._epoch_metrics is not None:
             line += f", {self.task.describe(self._epoch_metrics)}"
-        tqdm.write(f"{line}, lr {row['lr']:.3g}, {row['time']:.1f} s")  # above the progress bars, if any
+        tqdm.write(
+            f"{line}, lr {row['lr']:.3g}, {row['time']:.1f} s ({row['data_wait']:.0%} waiting for data)"
+        )  # above the progress bars, if any
 
     def _write_history(self) -> None:
         """``metrics.csv``: the history, one row per epoch (written whole, so a resumed run repeats none)."""
@@ -735,6 +850,7 @@ class _Run:
             "steps": self.position.step,
             "final": self.history[-1] if self.history else None,
             "best": self.best,
+            "history": self.history,
             **self.task.summary(self.best),
             "decode_failures": [
                 {"split": split, "path": path, "reason": reason, "items_replaced": count}

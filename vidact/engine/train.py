@@ -12,11 +12,18 @@ the tasks are :mod:`vidact.engine.tasks` (classification, masked reconstruction)
 
 from __future__ import annotations
 
-from .loop import RunResult, state_checksum, train
+from .loop import RunResult, history_columns, state_checksum, train
 from .sampler import ShardedBatchSampler
 from .tasks.classification import Classification
 
-__all__ = ["HISTORY_COLUMNS", "RunResult", "ShardedBatchSampler", "state_checksum", "train"]
+__all__ = [
+    "HISTORY_COLUMNS",
+    "RunResult",
+    "ShardedBatchSampler",
+    "history_columns",
+    "state_checksum",
+    "train",
+]
 
 #: Columns of a classification run's ``metrics.csv`` (and keys of ``RunResult.history`` rows).
-HISTORY_COLUMNS = Classification.history_columns()
+HISTORY_COLUMNS = history_columns(Classification)

@@ -6,13 +6,20 @@ video, a folder tree or a list file, in this process, a local process pool or a 
     >>> report = extract(extractor, "data/videos", "out/features", workers=2)
     >>> report.done, report.skipped, report.failed
 
-* :mod:`~vidact.extract.base`: the :class:`Extractor` protocol (a ``name``, its ``params()``, and
-  ``video path -> {name: array}``), the registry of kinds, the content-and-parameters keys.
+* :mod:`~vidact.extract.base`: the :class:`Extractor` protocol (a ``name``, its ``params()``, and a call that
+  writes one video's outputs as it goes or returns ``{name: array}``), the registry of kinds, the
+  content-and-parameters keys.
+* :mod:`~vidact.extract.output`: :class:`VideoOutput`, what an extractor writes into (appendable ``.npy`` arrays,
+  per-item files), renamed into place when the video succeeded.
 * :mod:`~vidact.extract.inputs`: which videos an input holds, and their output names.
-* :mod:`~vidact.extract.runner`: :func:`extract` — skip what is done, write atomically, list failures, report.
+* :mod:`~vidact.extract.job`: :func:`process_video`, the per-video job — skip what is done, extract, commit the
+  outputs, then the record; a failure is one line.
+* :mod:`~vidact.extract.backends` (this process, a process pool) and :mod:`~vidact.extract._ray` (Ray): map the job
+  over videos.
+* :mod:`~vidact.extract.runner`: :func:`extract` — inputs, a backend, the progress bar, the summary.
 * :mod:`~vidact.extract.features`: the ``features`` kind (a recognition model over sliding windows).
-* :mod:`~vidact.extract.pose`: the ``pose`` kind (MediaPipe body or hand landmarks, PYSKL ``.pkl`` and ``.npz``;
-  the optional extra ``vidact[pose]``, imported only when a video is extracted).
+* :mod:`~vidact.extract.pose`: the ``pose`` kind (:func:`vidact.pose.extract_pose` of every video, PYSKL ``.pkl``
+  and ``.npz``; the optional extra ``vidact[pose]``, imported only when a video is extracted).
 
 A new kind is an :class:`Extractor` and a factory registered with :func:`register_extractor`.
 """
@@ -20,8 +27,10 @@ A new kind is an :class:`Extractor` and a factory registered with :func:`registe
 from .base import Extractor, build_extractor, list_extractors, output_key, register_extractor, video_digest
 from .features import FeatureExtractor, WindowFeatures, feature_extractor, window_features
 from .inputs import Video, find_videos
-from .pose import NoPoseWarning, PoseExtractor, collect_annotations, extract_pose, pose_extractor
-from .runner import ExtractionReport, Failure, Outcome, array_path, extract, process_video, record_path
+from .job import Outcome, array_path, process_video, record_path
+from .output import ArrayWriter, VideoOutput
+from .pose import PoseExtractor, collect_annotations, pose_extractor
+from .runner import ExtractionReport, Failure, extract
 
 __all__ = [
     "Extractor",
@@ -34,6 +43,8 @@ __all__ = [
     "find_videos",
     "Failure",
     "Outcome",
+    "VideoOutput",
+    "ArrayWriter",
     "ExtractionReport",
     "extract",
     "process_video",
@@ -43,8 +54,6 @@ __all__ = [
     "window_features",
     "FeatureExtractor",
     "feature_extractor",
-    "NoPoseWarning",
-    "extract_pose",
     "PoseExtractor",
     "pose_extractor",
     "collect_annotations",

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import ConfigError
 from .base import Extractor
 from .inputs import Video
-from .runner import _DIED, Outcome, _reason, process_video
+from .job import WORKER_DIED, Outcome, one_line_reason, process_video
 
 __all__ = ["RaySession"]
 
@@ -75,7 +75,7 @@ class RaySession:
                 else:
                     ray.init(address=self.address, **options)
             except (ConnectionError, RuntimeError, ValueError) as e:
-                raise ConfigError(f"cannot connect to Ray at {self.address}: {_reason(e)}") from None
+                raise ConfigError(f"cannot connect to Ray at {self.address}: {one_line_reason(e)}") from None
             self._connected_here = True
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.num_actors = self.workers or max(1, cpus // self.threads)
@@ -123,10 +123,10 @@ class RaySession:
             except ray.exceptions.RayActorError:
                 mates = [r for r, entry in in_flight.items() if entry[0] is actor]
                 died = sorted([(number, video), *(in_flight.pop(r)[1:] for r in mates)], key=lambda e: e[0])
-                yield Outcome(died[0][1], "failed", _DIED)
+                yield Outcome(died[0][1], "failed", WORKER_DIED)
                 todo.extend(v for _, v in reversed(died[1:]))  # back to the queue, to go next
                 start_actor()
                 continue
             except ray.exceptions.RayError as e:
-                yield Outcome(video, "failed", _reason(e))
+                yield Outcome(video, "failed", one_line_reason(e))
             submit(actor)

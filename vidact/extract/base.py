@@ -1,7 +1,8 @@
 """What an extractor is, the registry of kinds, and the keys that say whether an output is up to date.
 
 An extractor is a small picklable object: a ``name`` (its kind), the ``params()`` that determine its output, and
-a call ``video path -> {array name: array}``. The runner (:func:`vidact.extract.extract`) knows nothing else of
+a call on one video that either writes as it goes, ``(video path, out: VideoOutput) -> None``, or returns its
+arrays, ``video path -> {array name: array}``. The runner (:func:`vidact.extract.extract`) knows nothing else of
 it, so a new kind (optical flow, pose) is one class and one registered factory:
 
     >>> @register_extractor("brightness")
@@ -15,7 +16,6 @@ byte or parameter recomputes.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import inspect
 import json
@@ -26,12 +26,15 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .._registry import Registry
 from ..errors import ConfigError, VideoError
+from .output import VideoOutput
 
 __all__ = [
     "Extractor",
     "register_extractor",
     "build_extractor",
+    "get_extractor_factory",
     "list_extractors",
     "video_digest",
     "output_key",
@@ -50,7 +53,16 @@ class Extractor(Protocol):
     It must pickle cheaply (it travels to every worker process and Ray actor): load models lazily, on the first
     call, and leave them out of the pickled state.
 
-    Optionally, a method ``write(arrays, stem: Path) -> list[Path]`` writes a video's arrays in the kind's own
+    Its call takes one of two forms, told apart by its signature (:func:`vidact.extract.job.takes_output`):
+
+    * ``__call__(video, out)`` writes as it goes into ``out``, a :class:`~vidact.extract.output.VideoOutput`:
+      ``out.array(name).append(chunk)`` appends ``[n, ...]`` rows to ``<video>.<name>.npy``, ``out.file(name)``
+      is where a per-item file goes (``<video>.<kind>/<name>``). Nothing of a video need sit whole in memory
+      (optical flow of a 10-minute video: two JPEGs per frame pair), and nothing reaches its final path before
+      the call returned. It returns None (or a dict of arrays, written as well).
+    * ``__call__(video) -> {name: array}`` returns the arrays, which the runner writes.
+
+    Optionally, a method ``write(arrays, stem: Path) -> list[Path]`` writes the returned arrays in the kind's own
     formats (each file atomically, named ``<stem>.<name>.<ext>``) in place of the ``.npy`` files, and returns
     the files it wrote (the ``pose`` kind writes a PYSKL ``.pkl`` and an ``.npz``).
     """
@@ -61,8 +73,9 @@ class Extractor(Protocol):
         """The settings that determine the output (JSON values): part of every output's key."""
         ...
 
-    def __call__(self, video: str) -> dict[str, np.ndarray]:
-        """The arrays of one video (file or frame folder), by name (letters, digits, ``_`` and ``-``).
+    def __call__(self, video: str, out: VideoOutput) -> dict[str, np.ndarray] | None:
+        """Extract one video (file or frame folder): arrays named by letters, digits, ``_`` and ``-``, written
+        to ``out`` or returned (then ``out`` is not a parameter; see above).
 
         Raises:
             VideoError: the video cannot be read (the runner lists it as failed and goes on).
@@ -70,28 +83,35 @@ class Extractor(Protocol):
         ...
 
 
-_REGISTRY: dict[str, Callable[..., Extractor]] = {}
+#: Extraction kinds by name: ``factory(**options) -> Extractor``.
+_REGISTRY: Registry[Callable[..., Extractor]] = Registry("extraction kind")
 
 
 def register_extractor(kind: str) -> Callable[[Callable[..., Extractor]], Callable[..., Extractor]]:
-    """Register ``factory(**options) -> Extractor`` as the kind ``kind`` (a decorator).
+    """Register ``factory(**options) -> Extractor`` as the kind ``kind`` (a decorator), from any module (a
+    plugin, see :mod:`vidact._plugins`).
 
     The factory validates its options, raising a one-line :class:`~vidact.errors.VidactError` for bad ones, so a
     wrong option fails once, before any video is read.
+
+    Raises:
+        ValueError: another factory is registered as ``kind``.
     """
-
-    def register(factory: Callable[..., Extractor]) -> Callable[..., Extractor]:
-        if kind in _REGISTRY and _REGISTRY[kind] is not factory:
-            raise ValueError(f"extractor kind {kind!r} is already registered")
-        _REGISTRY[kind] = factory
-        return factory
-
-    return register
+    return _REGISTRY.register(kind)
 
 
 def list_extractors() -> list[str]:
     """The registered kinds, sorted."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
+
+
+def get_extractor_factory(kind: str) -> Callable[..., Extractor]:
+    """The factory registered as ``kind`` (its signature is the kind's options).
+
+    Raises:
+        ConfigError: an unknown kind (naming close matches).
+    """
+    return _REGISTRY.get(kind)
 
 
 def build_extractor(kind: str, **options: Any) -> Extractor:
@@ -100,14 +120,7 @@ def build_extractor(kind: str, **options: Any) -> Extractor:
     Raises:
         ConfigError: an unknown kind (naming close matches), or an option the kind does not take.
     """
-    try:
-        factory = _REGISTRY[kind]
-    except KeyError:
-        close = difflib.get_close_matches(kind, _REGISTRY, n=3)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
-        raise ConfigError(
-            f"unknown extraction kind {kind!r}; {hint}known: {', '.join(list_extractors())}"
-        ) from None
+    factory = get_extractor_factory(kind)
     signature = inspect.signature(factory)
     unknown = [name for name in options if name not in signature.parameters]
     if unknown:

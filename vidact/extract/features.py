@@ -19,86 +19,28 @@ window's start and end in seconds).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-import torch
 
-from ..data.sampling import Sampling, frame_window_bounds, window_bounds, window_clip
+from ..data.sampling import Sampling
 from ..errors import ConfigError
-from ..infer.predict import Predictor, load_predictor
-from ..infer.windows import WindowStream
-from ..io import VideoReader
+from ..infer.base import modality_of
+from ..infer.predict import (
+    Predictor,
+    WindowFeatures,
+    iter_window_features,
+    load_predictor,
+    window_features,
+)
 from .base import register_extractor, video_digest
+from .output import VideoOutput
 
 __all__ = ["WindowFeatures", "window_features", "FeatureExtractor", "feature_extractor"]
 
 Unit = Literal["seconds", "frames"]
-
-
-@dataclass(frozen=True)
-class WindowFeatures:
-    """The features of a video's windows.
-
-    Attributes:
-        features: [W, D] float32, one pooled feature per window (D = ``model.num_features``).
-        windows: [W, 2] float64 ``(start, end)`` of each window, in seconds.
-    """
-
-    features: np.ndarray
-    windows: np.ndarray
-
-
-def window_features(
-    predictor: Predictor,
-    video: str | os.PathLike,
-    *,
-    window: float = 2.0,
-    stride: float = 1.0,
-    unit: Unit = "seconds",
-    sampling: Sampling | None = None,
-    batch_size: int = 8,
-) -> WindowFeatures:
-    """The model's pooled pre-logits feature of every window's clip, decoding the video once.
-
-    Args:
-        predictor: from :func:`~vidact.infer.predict.load_predictor`; its model follows vidact's model contract
-            (``forward_features``, ``forward_head(..., pre_logits=True)`` -> [B, D]).
-        video: a video file, GIF or frame folder.
-        window, stride: window length and the step between window starts, in ``unit``.
-        unit: ``"seconds"`` or ``"frames"`` (whole numbers).
-        sampling: a window's clip, ``"stride"`` or ``"uniform"``; default ``"uniform"`` for a model trained on TSN
-            segments, else ``"stride"``.
-        batch_size: windows per forward pass.
-
-    Raises:
-        VideoError: the video is missing, empty, corrupt, truncated or has no video stream.
-        ConfigError: a non-positive window or stride, an unknown unit or sampling.
-    """
-    preset = predictor.preset
-    model = predictor.model
-    sampling = sampling or ("uniform" if preset.segments else "stride")
-    chunks: list[np.ndarray] = []
-    with VideoReader(video, short_side=preset.decode_short_side) as reader:
-        times = reader.timestamps()
-        if unit == "seconds":
-            bounds = window_bounds(times, window, stride)
-        elif unit == "frames":
-            bounds = frame_window_bounds(times, int(window), int(stride))
-        else:
-            raise ConfigError(f"unknown window unit {unit!r}; choose from 'seconds', 'frames'")
-        clips = np.stack([window_clip(times, start, end, preset, sampling) for start, end in bounds])  # [W, T]
-        for _, x in WindowStream(reader, clips, preset, batch_size=batch_size):
-            with torch.inference_mode():
-                pooled = model.forward_head(model.forward_features(x.to(predictor.device)), pre_logits=True)
-            if pooled.ndim != 2 or pooled.shape[0] != x.shape[0]:
-                raise ValueError(
-                    f"model {predictor.name}: forward_head(pre_logits=True) gave shape {tuple(pooled.shape)}, "
-                    f"not [{x.shape[0]}, D]"
-                )
-            chunks.append(pooled.float().cpu().numpy())
-    return WindowFeatures(np.concatenate(chunks).astype(np.float32, copy=False), bounds)
 
 
 @dataclass
@@ -115,6 +57,8 @@ class FeatureExtractor:
         sampling: a window's clip, ``None`` for the model's default.
         batch_size: windows per forward pass.
         device: where the model runs.
+        precision: ``auto`` (the fast path where bf16 is native), ``32`` or ``bf16``
+            (:func:`~vidact.infer.predict.load_predictor`).
     """
 
     name: ClassVar[str] = "features"
@@ -128,6 +72,7 @@ class FeatureExtractor:
     sampling: Sampling | None = None
     batch_size: int = 8
     device: str = "cpu"
+    precision: str = "auto"
     _predictor: Predictor | None = field(default=None, init=False, repr=False, compare=False)
     _params: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -136,29 +81,45 @@ class FeatureExtractor:
         """The loaded model (loaded once per process)."""
         if self._predictor is None:
             self._predictor = load_predictor(
-                self.model, weights=self.weights, weights_layout=self.weights_layout, device=self.device
+                self.model,
+                weights=self.weights,
+                weights_layout=self.weights_layout,
+                device=self.device,
+                precision=self.precision,
             )
         return self._predictor
 
     def params(self) -> dict[str, Any]:
         if self._params is None:
             predictor = self.predictor
-            preset = predictor.preset
             self._params = {
                 "model": predictor.name,
                 "model_sha256": video_digest(predictor.source),
-                "input": preset.to_dict(),
+                "input": predictor.spec.to_dict(),
                 "window": self.window,
                 "stride": self.stride,
                 "unit": self.unit,
-                "sampling": self.sampling or ("uniform" if preset.segments else "stride"),
+                "sampling": self.sampling or modality_of(predictor).default_sampling(predictor.spec),
+                "precision": predictor.precision,
                 "feature": "forward_head(forward_features(x), pre_logits=True)",
             }
         return self._params
 
-    def __call__(self, video: str) -> dict[str, np.ndarray]:
-        """``{"features": [W, D] float32, "timestamps": [W, 2] float64 seconds}``."""
-        f = window_features(
+    def __call__(self, video: str, out: VideoOutput) -> None:
+        """Write ``features`` ([W, D] float32) and ``timestamps`` ([W, 2] float64 seconds) batch by batch."""
+        with (
+            out.array("features", dtype=np.float32) as features,
+            out.array("timestamps", dtype=np.float64) as times,
+        ):
+            for batch in self.batches(video):
+                features.append(batch.features)
+                times.append(batch.windows)
+
+    def batches(self, video: str) -> Iterator[WindowFeatures]:
+        """The features of ``video``'s windows, in window order, batch by batch ([B, D] and [B, 2]), from
+        :func:`~vidact.infer.predict.iter_window_features` (one decode; a skeleton model: one pose
+        extraction): no video's features are ever held whole."""
+        for features, windows in iter_window_features(
             self.predictor,
             video,
             window=self.window,
@@ -166,8 +127,8 @@ class FeatureExtractor:
             unit=self.unit,
             sampling=self.sampling,
             batch_size=self.batch_size,
-        )
-        return {"features": f.features, "timestamps": f.windows}
+        ):
+            yield WindowFeatures(features, windows)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -187,6 +148,7 @@ def feature_extractor(
     sampling: Sampling | None = None,
     batch_size: int = 8,
     device: str = "cpu",
+    precision: Literal["auto", "32", "bf16"] = "auto",
 ) -> FeatureExtractor:
     """The ``features`` extractor, its model loaded (and so checked) here.
 
@@ -195,9 +157,12 @@ def feature_extractor(
         weights, weights_layout: published weights of the model name (see ``vidact predict``).
         window, stride: windows in seconds (default 2 s; the stride defaults to half the window).
         window_frames, stride_frames: or in frames (the stride defaults to half the window, at least 1).
-        sampling: a window's clip, ``"stride"`` or ``"uniform"`` (default: the model's).
+        sampling: a window's clip, ``"stride"`` or ``"uniform"`` (default: the model's; skeleton models take
+            none).
         batch_size: windows per forward pass.
         device: where the model runs.
+        precision: ``auto``: the inference fast path where the hardware computes bf16 natively, else
+            float32; ``32``: eager float32; ``bf16``: the fast path.
 
     Raises:
         ConfigError: windows in both units, a non-positive window or stride, an unknown model or sampling.
@@ -243,6 +208,7 @@ def feature_extractor(
         sampling=sampling,
         batch_size=batch_size,
         device=device,
+        precision=precision,
     )
     extractor.params()  # loads the model: a bad one fails here, once, not on every video
     return extractor

@@ -1,7 +1,13 @@
-"""The CPU inference fast path: channels-last memory, bfloat16 compute, folded BatchNorms.
+"""The inference fast path: channels-last memory, bfloat16 compute, folded BatchNorms.
 
-    >>> fast = optimize_for_inference(build_model("r2plus1d_18"))
-    >>> logits = fast(clips)          # clips [B, 3, T, H, W] float32 -> logits [B, K] float32
+    >>> precision = resolve_inference_precision("auto", device)    # "bf16" where it is native, else "32"
+    >>> model = prepare_for_inference(build_model("r2plus1d_18"), precision, device)
+    >>> logits = model(clips)         # clips [B, 3, T, H, W] float32 -> logits [B, K] float32
+
+:func:`resolve_inference_precision` and :func:`prepare_for_inference` are what the commands (``vidact predict``,
+``eval``, ``extract features``) call: ``--precision auto`` (the default) resolves exactly as the recipes'
+``train.precision: auto`` does (:func:`vidact.engine.precision.native_bf16`: CPUs with AVX512-BF16 or AMX, GPUs
+with bfloat16), and ``--precision 32`` keeps the eager float32 model.
 
 :func:`optimize_for_inference` returns a :class:`FastPath`, an inference-only copy of the model that takes and
 returns what the model does, and inside:
@@ -41,7 +47,9 @@ bfloat16 (rather than letting autocast cast them on every call) trim the passes 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import torch
 import torch.fx
@@ -50,15 +58,24 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from ..engine.precision import resolve_settings
 from ..errors import ConfigError
 
 __all__ = [
     "FastPath",
     "Float32Island",
+    "InferencePrecision",
+    "resolve_inference_precision",
+    "prepare_for_inference",
     "optimize_for_inference",
     "fold_batch_norms",
     "declared_float32_modules",
 ]
+
+InferencePrecision = Literal["bf16", "32"]
+_PRECISIONS = ("auto", "32", "bf16")
+#: Devices the fast path runs on: CPU autocast and CUDA autocast both compute bfloat16 and accumulate in float32.
+_DEVICE_TYPES = ("cpu", "cuda")
 
 _CONV_BN_PAIRS: tuple[tuple[type[_ConvNd], type[_BatchNorm]], ...] = (
     (nn.Conv1d, nn.BatchNorm1d),
@@ -207,26 +224,32 @@ class Float32Island(nn.Module):
 
     Args:
         module: any module; it takes and returns what it did before.
+        device_type: the autocast device type to turn off inside (``"cpu"`` or ``"cuda"``).
     """
 
-    def __init__(self, module: nn.Module) -> None:
+    def __init__(self, module: nn.Module, device_type: str = "cpu") -> None:
         super().__init__()
         self.module = module
+        self.device_type = device_type
 
     def forward(self, *args: object, **kwargs: object) -> object:
         """``module(*args, **kwargs)`` in float32 (each tensor argument keeps its shape and memory format)."""
-        with torch.autocast("cpu", enabled=False):
+        with torch.autocast(self.device_type, enabled=False):
             return self.module(*_to_float32(args), **_to_float32(kwargs))
 
 
-def _to_float32(value: object) -> object:
-    """``value`` with every floating-point tensor in it (in lists, tuples and dicts too) cast to float32."""
+def _to_float32(value: object, *, contiguous: bool = False) -> object:
+    """``value`` with every floating-point tensor in it (in lists, tuples and dicts too) cast to float32 and,
+    with ``contiguous``, every tensor in the default (row-major) memory format."""
     if isinstance(value, Tensor):
-        return value.float() if value.is_floating_point() else value
+        dtype = torch.float32 if value.is_floating_point() else value.dtype
+        if contiguous:
+            return value.to(dtype, memory_format=torch.contiguous_format)
+        return value.to(dtype)
     if isinstance(value, (list, tuple)):
-        return type(value)(_to_float32(v) for v in value)
+        return type(value)(_to_float32(v, contiguous=contiguous) for v in value)
     if isinstance(value, dict):
-        return {k: _to_float32(v) for k, v in value.items()}
+        return {k: _to_float32(v, contiguous=contiguous) for k, v in value.items()}
     return value
 
 
@@ -267,18 +290,24 @@ def _channels_last_format(tensor: Tensor) -> torch.memory_format:
 
 
 class FastPath(nn.Module):
-    """An inference-only model for CPUs: same inputs and outputs as ``model``, computed faster.
+    """An inference-only model: same inputs and outputs as ``model``, computed faster.
 
-    Build it with :func:`optimize_for_inference`, which prepares ``model`` (folds, lays out and casts its
-    weights); the forward pass converts the input and runs under inference mode and autocast.
+    Build it with :func:`optimize_for_inference` (or :func:`prepare_for_inference`), which prepares ``model``
+    (folds, lays out and casts its weights); every computing method converts its inputs and runs under inference
+    mode and autocast. The model contract holds through it: ``forward``, ``forward_features``, ``forward_head``
+    and any other ``forward_*`` method of the model (``forward_frames`` of per-frame models, ...) take what the
+    model's own do and return float32 tensors of the same shapes, in the default memory format (inference
+    tensors: no autograd); every other attribute (``num_classes``, ``num_features``, ``consensus``,
+    ``get_classifier()``, ...) is the model's.
 
     Args:
         model: the prepared model; it takes a clip batch [B, C, T, H, W] (or a list of them, as SlowFast's
             ``[slow, fast]``, or an image batch [B, C, H, W]) and returns logits [B, K].
         channels_last: convert 5-D inputs to ``channels_last_3d`` (4-D: ``channels_last``).
-        bf16: run under CPU autocast to bfloat16 and return float32 logits.
+        bf16: run under autocast to bfloat16 and return float32 outputs.
         folded_batch_norms: how many BatchNorms were folded into convolutions (reported, not used).
         float32_modules: the qualified names of the submodules that run in float32 (reported, not used).
+        device_type: where ``model`` runs, ``"cpu"`` or ``"cuda"`` (the autocast device type).
     """
 
     def __init__(
@@ -289,6 +318,7 @@ class FastPath(nn.Module):
         bf16: bool = True,
         folded_batch_norms: int = 0,
         float32_modules: Sequence[str] = (),
+        device_type: str = "cpu",
     ) -> None:
         super().__init__()
         self.model = model
@@ -296,17 +326,50 @@ class FastPath(nn.Module):
         self.bf16 = bf16
         self.folded_batch_norms = folded_batch_norms
         self.float32_modules = tuple(float32_modules)
+        self.device_type = device_type
 
-    def _prepare(self, x: Tensor) -> Tensor:
-        if self.channels_last and x.dim() in (4, 5):
-            return x.contiguous(memory_format=_channels_last_format(x))
+    def _prepare(self, x: object) -> object:
+        """A tensor argument in the weights' memory format (lists of clips, as SlowFast's pair, each)."""
+        if isinstance(x, Tensor):
+            if self.channels_last and x.dim() in (4, 5):
+                return x.contiguous(memory_format=_channels_last_format(x))
+            return x
+        if isinstance(x, (list, tuple)) and x and all(isinstance(v, Tensor) for v in x):
+            return type(x)(self._prepare(v) for v in x)
         return x
+
+    def _run(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``method(*args, **kwargs)`` of the prepared model under inference mode and autocast; float32 out."""
+        with (
+            torch.inference_mode(),
+            torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16),
+        ):
+            out = method(*(self._prepare(arg) for arg in args), **kwargs)
+        return _to_float32(out, contiguous=True)
 
     def forward(self, x: Tensor | Sequence[Tensor]) -> Tensor:
         """Float32 logits [B, K] of a float32 clip batch [B, C, T, H, W] or of a list of them."""
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            inputs = self._prepare(x) if isinstance(x, Tensor) else [self._prepare(clip) for clip in x]
-            return self.model(inputs).float()
+        return self._run(self.model, x)
+
+    def forward_features(self, x: Tensor | Sequence[Tensor]) -> Any:
+        """The model's unpooled features of ``x`` (a clip batch [B, C, T, H, W] or a list of them), float32:
+        [B, D, T', H', W'] for 3D CNNs, [B, T, D] per frame, ``[slow, fast]`` maps for SlowFast."""
+        return self._run(self.model.forward_features, x)
+
+    def forward_head(self, features: Any, pre_logits: bool = False) -> Tensor:
+        """The model's head on ``forward_features``' output: float32 logits [B, K], or pooled features
+        [B, num_features] with ``pre_logits``."""
+        return self._run(self.model.forward_head, features, pre_logits=pre_logits)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)  # parameters, buffers and submodules of the wrapper itself
+        except AttributeError:
+            pass
+        attr = getattr(super().__getattr__("model"), name)
+        if name.startswith("forward_") and callable(attr):
+            return functools.partial(self._run, attr)
+        return attr
 
 
 def optimize_for_inference(
@@ -317,8 +380,9 @@ def optimize_for_inference(
     fold_bn: bool = True,
     float32_modules: Sequence[str] | None = None,
     compile: bool = False,
+    device: torch.device | str = "cpu",
 ) -> FastPath:
-    """A fast CPU inference copy of ``model`` (which is left unchanged): see the module docstring.
+    """A fast inference copy of ``model`` (which is left unchanged): see the module docstring.
 
     Args:
         model: maps a float32 clip batch [B, C, T, H, W] (or a list of them) to logits [B, K].
@@ -330,18 +394,21 @@ def optimize_for_inference(
             (:func:`declared_float32_modules`); ``()``: none, bfloat16 throughout.
         compile: compile with ``torch.compile`` (TorchInductor, freezing on, static shapes): every new input
             shape compiles again, which takes seconds to minutes on a small CPU; needs a C++ compiler.
+        device: where the copy runs, a CPU or a CUDA device (it is prepared on the CPU, then moved there).
 
     Returns:
         A :class:`FastPath` in eval mode: [B, C, T, H, W] float32 -> [B, K] float32 inference tensors.
 
     Raises:
-        ConfigError: ``model`` has parameters on a device other than the CPU, or a ``float32_modules`` name
-            that is not one of its submodules.
+        ConfigError: ``device`` is neither a CPU nor a CUDA device, ``model`` has parameters on another kind
+            of device, or a ``float32_modules`` name is not one of its submodules.
     """
-    devices = {p.device.type for p in model.parameters()}
-    if devices - {"cpu"}:
+    device = torch.device(device)
+    devices = {p.device.type for p in model.parameters()} | {device.type}
+    if devices - set(_DEVICE_TYPES):
         raise ConfigError(
-            f"optimize_for_inference: the fast path runs on CPU; the model has {devices} parameters"
+            f"optimize_for_inference: the fast path runs on CPU or CUDA; the model has {sorted(devices)} "
+            "parameters or device"
         )
     if float32_modules is None:
         float32_modules = declared_float32_modules(model)
@@ -349,12 +416,15 @@ def optimize_for_inference(
     submodules = {name for name, _ in model.named_modules() if name}
     unknown = [name for name in float32_modules if name not in submodules]
     if unknown:
-        raise ConfigError(f"optimize_for_inference: float32_modules {unknown} are not submodules of the model")
-    prepared = copy.deepcopy(model).eval()
+        raise ConfigError(
+            f"optimize_for_inference: float32_modules {unknown} are not submodules of the model"
+        )
+    prepared = copy.deepcopy(model).cpu().eval()
     folded = fold_batch_norms(prepared) if fold_bn else 0
     _to_inference_layout(prepared, channels_last=channels_last, bf16=bf16, float32_modules=float32_modules)
     for name in float32_modules:
-        _replace_submodule(prepared, name, Float32Island(prepared.get_submodule(name)))
+        _replace_submodule(prepared, name, Float32Island(prepared.get_submodule(name), device.type))
+    prepared = prepared.to(device)
     if compile:
         prepared = torch.compile(prepared, dynamic=False, options={"freezing": True})
     return FastPath(
@@ -363,4 +433,40 @@ def optimize_for_inference(
         bf16=bf16,
         folded_batch_norms=folded,
         float32_modules=float32_modules,
+        device_type=device.type,
     ).eval()
+
+
+def resolve_inference_precision(precision: str, device: torch.device | str) -> InferencePrecision:
+    """What ``--precision`` means on ``device``: ``"auto"`` is ``"bf16"`` where ``device`` computes bfloat16
+    natively (CPUs with AVX512-BF16 or AMX, CUDA GPUs with bfloat16) and ``"32"`` elsewhere, resolved exactly
+    as a recipe's ``train.precision: auto`` (:func:`vidact.engine.precision.resolve_settings`); ``"32"`` and
+    ``"bf16"`` are themselves.
+
+    Raises:
+        ConfigError: a precision other than ``auto``, ``32`` and ``bf16``.
+    """
+    if precision not in _PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; choose from {', '.join(_PRECISIONS)}")
+    return resolve_settings(precision, "auto", device=torch.device(device)).precision  # type: ignore[arg-type]
+
+
+def prepare_for_inference(model: nn.Module, precision: str, device: torch.device | str) -> nn.Module:
+    """``model`` ready for inference on ``device`` at ``precision``, for the commands to call.
+
+    ``"32"`` is the eager float32 model itself, in eval mode on ``device`` (what every command ran before the
+    fast path). ``"bf16"`` is :func:`optimize_for_inference`'s :class:`FastPath` on ``device``: BatchNorms
+    folded, channels-last bfloat16 weights, the layers the model declares sensitive kept in float32. ``"auto"``
+    is resolved first (:func:`resolve_inference_precision`). Either way the result keeps the model contract:
+    ``model(x)``, ``forward_features(x)``, ``forward_head(f, pre_logits=...)`` (and any other ``forward_*``
+    method) take the shapes the eager model takes and return float32 tensors of the shapes it returns, e.g.
+    clips [B, C, T, H, W] float32 -> logits [B, K] float32; ``num_classes``, ``num_features`` and the other
+    attributes are the model's. The caller's ``model`` is left unchanged by ``"bf16"``.
+
+    Raises:
+        ConfigError: an unknown precision, or ``"bf16"`` on a device that is neither a CPU nor a CUDA GPU.
+    """
+    device = torch.device(device)
+    if resolve_inference_precision(precision, device) == "32":
+        return model.to(device).eval()
+    return optimize_for_inference(model, device=device)

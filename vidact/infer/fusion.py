@@ -16,15 +16,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from torch import Tensor, nn
 
-from ..errors import ConfigError, DatasetError
+from .._unpickle import safe_unpickle
+from ..errors import ConfigError, DatasetError, UnsafePickleError
 
-__all__ = ["Normalize", "fuse_scores", "read_scores", "are_probabilities", "MultiStream"]
+__all__ = [
+    "Normalize",
+    "fuse_scores",
+    "read_scores",
+    "are_probabilities",
+    "top1_accuracy",
+    "FusedFiles",
+    "fuse_files",
+    "MultiStream",
+]
 
 Normalize = Literal["softmax", "none"]
 
@@ -77,13 +88,12 @@ def read_scores(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]
     """Scores [N, K] (and labels [N] where the file has them) from a score file: mmaction2 / PYSKL test output
     (a pickle list of ``{"gt_label", "pred_score"}`` dicts, or of score vectors), ``.npy`` [N, K], or ``.npz``
     with ``scores`` (and ``labels``). Pickles are read without running code
-    (:func:`~vidact.models.weights.safe_unpickle`, tensors through torch's weights-only loader).
+    (:func:`vidact._unpickle.safe_unpickle`, tensors through torch's weights-only loader).
 
     Raises:
         DatasetError: a missing or unreadable file, or one without an [N, K] score array.
+        UnsafePickleError: a pickle that asks for anything but data (it could run code): refused unread.
     """
-    from ..models.weights import safe_unpickle
-
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such file")
@@ -106,9 +116,9 @@ def read_scores(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]
             else:
                 scores = [_numpy(item) for item in items]
             scores = np.stack(scores) if scores else np.zeros((0, 0))
-    except DatasetError:
+    except (DatasetError, UnsafePickleError):
         raise
-    except Exception as error:  # noqa: BLE001 (CheckpointError of a refused pickle, KeyError, ValueError...)
+    except Exception as error:  # noqa: BLE001 (a corrupt pickle, KeyError, ValueError...)
         raise DatasetError(f"{path}: not a score file ({str(error).splitlines()[0]})") from None
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[0] == 0:
@@ -118,6 +128,69 @@ def read_scores(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]
         if len(labels) != len(scores):
             raise DatasetError(f"{path}: {len(labels)} labels for {len(scores)} score rows")
     return scores, labels
+
+
+def top1_accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The share of samples whose highest score is their label: ``scores`` [N, K], ``labels`` [N] ints."""
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    if scores.ndim != 2 or labels.shape != scores.shape[:1]:
+        raise ConfigError(f"top-1 needs scores [N, K] and labels [N], got {scores.shape} and {labels.shape}")
+    return float((scores.argmax(1) == labels).mean())
+
+
+@dataclass(frozen=True)
+class FusedFiles:
+    """Score files fused (:func:`fuse_files`).
+
+    Attributes:
+        fused: [N, K] float64 fused scores.
+        normalize: how the scores were put on one scale (``"softmax"`` or ``"none"``).
+        weights: one weight per file.
+        top1: each file's top-1 accuracy, in the order given; None each where no file carries labels.
+        fused_top1: the fused scores' top-1 accuracy; None where no file carries labels.
+    """
+
+    fused: np.ndarray
+    normalize: Normalize
+    weights: list[float]
+    top1: list[float | None]
+    fused_top1: float | None
+
+
+def fuse_files(
+    paths: Sequence[str | os.PathLike],
+    weights: Sequence[float] | None = None,
+    *,
+    normalize: Normalize | None = None,
+) -> FusedFiles:
+    """Read score files of the same samples (:func:`read_scores`), fuse them, and score each and the fusion.
+
+    Args:
+        paths: S score files, rows in the same sample order.
+        weights: S weights (default 1 each).
+        normalize: ``"softmax"`` or ``"none"``; default ``"none"`` where every file holds probabilities
+            (:func:`are_probabilities`), else ``"softmax"``.
+
+    Returns:
+        The fused scores and the top-1 accuracies, measured against the labels of the first file that has them.
+
+    Raises:
+        DatasetError: an unreadable score file.
+        ConfigError: files of different shapes, or a weight count that differs from the file count.
+    """
+    loaded = [read_scores(path) for path in paths]
+    arrays = [scores for scores, _ in loaded]
+    if normalize is None:
+        normalize = "none" if all(are_probabilities(a) for a in arrays) else "softmax"
+    fused = fuse_scores(arrays, weights, normalize=normalize)
+    labels = next((lab for _, lab in loaded if lab is not None), None)
+    return FusedFiles(
+        fused=fused,
+        normalize=normalize,
+        weights=[1.0] * len(arrays) if weights is None else [float(w) for w in weights],
+        top1=[None if labels is None else top1_accuracy(a, labels) for a in arrays],
+        fused_top1=None if labels is None else top1_accuracy(fused, labels),
+    )
 
 
 def _numpy(value: object) -> np.ndarray:

@@ -11,7 +11,7 @@
 
 **The pose.** The preset names the layout: ``hand21`` means MediaPipe Hands (two hand slots; see "Which hand"),
 any other layout MediaPipe Pose mapped to it
-(:func:`~vidact.extract.pose.extract_pose`; NTU-25 in Kinect camera space for models trained on NTU RGB+D's
+(:func:`~vidact.pose.extract_pose`; NTU-25 in Kinect camera space for models trained on NTU RGB+D's
 Kinect skeletons). A pose record made beforehand (``vidact extract pose``, :func:`extract_pose`) can be passed
 instead; it must be in the preset's layout.
 
@@ -33,22 +33,41 @@ longer than a ``pad`` preset's ``pad_to`` frames is scored as the mean of its wi
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..data.sampling import window_bounds
+from ..data.sampling import frame_window_bounds, window_bounds
 from ..data.skeleton import SkeletonPreset
 from ..data.skeleton.formats import Record
 from ..data.skeleton.transforms import skeleton_input
 from ..errors import ConfigError
 from ..io import probe
-from .predict import Prediction, Predictor
+from .base import (
+    Modality,
+    Prediction,
+    Predictor,
+    Unit,
+    Windows,
+    finish_prediction,
+    register_modality,
+    score_windows,
+)
 
-__all__ = ["SkeletonPrediction", "pose_options", "model_record", "motion_energy", "predict_skeleton"]
+__all__ = [
+    "SkeletonPrediction",
+    "SkeletonModality",
+    "pose_options",
+    "model_record",
+    "motion_energy",
+    "predict_skeleton",
+    "read_pose",
+]
 
 #: The short side pose extraction decodes at: MediaPipe's models look at 256-pixel crops of the person, so
 #: decoding a 1080p video at 540 costs a quarter of the pixels and moves landmarks by about a pixel.
@@ -60,7 +79,7 @@ class SkeletonPrediction(Prediction):
     """A :class:`~vidact.infer.predict.Prediction` with the pose it was made from.
 
     Attributes:
-        pose: the pose record (:mod:`vidact.extract.pose`): ``keypoint`` [M, T, V, 2] pixels,
+        pose: the pose record (:mod:`vidact.pose`): ``keypoint`` [M, T, V, 2] pixels,
             ``keypoint_world``, ``found`` [M, T], ``timestamps`` [T], ...
         found_fraction: the fraction of frames in which a person (a hand) was found.
     """
@@ -79,7 +98,7 @@ class SkeletonPrediction(Prediction):
 
 
 def pose_options(preset: SkeletonPreset) -> dict[str, Any]:
-    """The :func:`~vidact.extract.pose.extract_pose` options that give the joints ``preset`` reads."""
+    """The :func:`~vidact.pose.extract_pose` options that give the joints ``preset`` reads."""
     if preset.layout == "hand21":
         return {"what": "hands", "layout": "hand21"}
     return {"what": "body", "layout": preset.layout}
@@ -157,41 +176,199 @@ def _most_active(record: Mapping[str, Any], persons: int) -> Record:
     return out
 
 
-def _scores(predictor: Predictor, inputs: list[np.ndarray], batch_size: int) -> np.ndarray:
-    """Softmax scores [len(inputs), K] of inputs [K_i, M, T, V, C] each (views of one sample averaged)."""
-    out = []
-    for i in range(0, len(inputs), batch_size):
-        chunk = inputs[i : i + batch_size]
-        views = [len(x) for x in chunk]
-        x = torch.from_numpy(np.concatenate(chunk)).to(predictor.device)
-        with torch.inference_mode():
-            probs = predictor.model(x).float().softmax(dim=-1).cpu().numpy()
-        start = 0
-        for n in views:
-            out.append(probs[start : start + n].mean(axis=0))
-            start += n
-    return np.stack(out).astype(np.float32)
+def _subject(preset: SkeletonPreset) -> str:
+    return "hand" if preset.layout == "hand21" else "person"
+
+
+def _extract(
+    video: str | os.PathLike, preset: SkeletonPreset, short_side: int | None, progress: bool
+) -> Record:
+    """The pose of ``video`` in the preset's layout (MediaPipe through :mod:`vidact.pose`), its one-line
+    "nothing found" warnings left to the caller's answer (a window or a video without a pose says so)."""
+    from ..pose import NoPoseWarning, extract_pose  # MediaPipe is an optional extra: imported on use
+
+    meta = probe(video)  # once: extract_pose decodes with it (a smaller video is not enlarged)
+    side = short_side if short_side is not None and min(meta.height, meta.width) > short_side else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoPoseWarning)  # the prediction's note says it, once
+        return extract_pose(video, short_side=side, progress=progress, metadata=meta, **pose_options(preset))
+
+
+@register_modality
+class SkeletonModality(Modality):
+    """Joints [B * views, M, T, V, C] of a video's windows, from its pose (see the module docstring)."""
+
+    name = "skeleton"
+
+    @contextmanager
+    def windows(
+        self,
+        predictor: Predictor,
+        video: str | os.PathLike,
+        *,
+        window: float,
+        stride: float,
+        unit: Unit = "seconds",
+        sampling: str | None = None,
+        batch_size: int = 8,
+        progress: bool = False,
+        pose: Mapping[str, Any] | str | os.PathLike | None = None,
+        short_side: int | None = POSE_SHORT_SIDE,
+    ) -> Iterator[Windows]:
+        preset = predictor.spec
+        if not isinstance(preset, SkeletonPreset):
+            raise ConfigError(f"{predictor.name} is not a skeleton model")
+        if sampling is not None:
+            raise ConfigError("--sampling is for video models; a skeleton model samples as its preset says")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        if pose is None:
+            pose = _extract(video, preset, short_side, progress)
+        elif not isinstance(pose, Mapping):
+            pose = read_pose(pose)
+        record = model_record(pose, preset)
+        total = int(np.asarray(record["keypoint"]).shape[1])
+        if total == 0:
+            raise ConfigError(f"{os.fspath(video)}: no frames to score")
+        times = np.asarray(
+            pose.get("timestamps", np.arange(total) / float(pose.get("fps") or 30.0)), dtype=np.float64
+        )
+        if unit == "seconds":
+            bounds = window_bounds(times, window, stride)
+        elif unit == "frames":
+            bounds = frame_window_bounds(times, int(window), int(stride))
+        else:
+            raise ConfigError(f"unknown window unit {unit!r}; choose from 'seconds', 'frames'")
+        found = np.asarray(pose.get("found", np.ones((1, total), dtype=bool)), dtype=bool).any(axis=0)  # [T]
+        select = _selector(preset)
+        keeps, answered = [], np.zeros(len(bounds), dtype=bool)
+        for w, (start, end) in enumerate(bounds):
+            keep = (times >= start) & (times < end)
+            if not keep.any():  # a window between two sampled frames: its nearest frame
+                keep = np.zeros(total, dtype=bool)
+                keep[int(np.argmin(np.abs(times - (start + end) / 2)))] = True
+            keeps.append(keep)
+            answered[w] = bool(found[keep].any())
+        views = skeleton_input(select(_frames(record, keeps[0])), preset).shape[0]
+
+        def batches() -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+            for first in range(0, len(bounds), batch_size):
+                ids = np.arange(first, min(first + batch_size, len(bounds)), dtype=np.int64)
+                x = np.concatenate([skeleton_input(select(_frames(record, keeps[w])), preset) for w in ids])
+                yield ids, torch.from_numpy(x)  # [B * views, M, T, V, C]
+
+        seen = float(found.mean())
+        yield Windows(
+            bounds=bounds,
+            batches=batches(),
+            views=views,
+            answered=answered,
+            note=_note(video, preset, found, answered),
+            info={"pose": dict(pose), "record": record, "select": select, "found_fraction": seen},
+        )
+
+    def predict(
+        self,
+        predictor: Predictor,
+        video: str | os.PathLike,
+        *,
+        window: float = 2.0,
+        stride: float = 1.0,
+        sampling: str | None = None,
+        batch_size: int = 8,
+        frame_scores: bool = False,
+        progress: bool = False,
+        **options: Any,
+    ) -> SkeletonPrediction:
+        return predict_skeleton(
+            predictor,
+            video,
+            window=window,
+            stride=stride,
+            sampling=sampling,
+            batch_size=batch_size,
+            progress=progress,
+            **options,
+        )
+
+
+def read_pose(path: str | os.PathLike) -> Record:
+    """One video's pose record from a file ``vidact extract pose`` wrote (``.pkl`` or ``.npz``).
+
+    Raises:
+        ConfigError: a file that holds no single pose record (a PYSKL annotation list is not one video's).
+    """
+    from ..data.skeleton.formats import load_npz, load_pickle
+
+    record = load_npz(path) if os.fspath(path).endswith(".npz") else load_pickle(path)
+    if not isinstance(record, dict) or "keypoint" not in record:
+        raise ConfigError(f"{path}: not one pose record (a PYSKL annotation list is not one video's)")
+    return record
+
+
+def _selector(preset: SkeletonPreset):  # noqa: ANN202 (a closure over the preset)
+    """What a hand model reads of a window: the moving hand(s), in the frames where they were found."""
+    hands = preset.layout == "hand21"
+
+    def select(part: Record) -> Record:
+        if not hands:
+            return part
+        part = _most_active(part, preset.persons)
+        seen = np.asarray(part["found"]).any(axis=0) if "found" in part else None
+        return _frames(part, seen) if seen is not None and seen.any() else part
+
+    return select
+
+
+def _note(video: str | os.PathLike, preset: SkeletonPreset, found: np.ndarray, answered: np.ndarray) -> str | None:
+    """What a prediction says of the frames without a pose: ``None`` when every window has one."""
+    subject = _subject(preset)
+    if not found.any():
+        return (
+            f"{os.fspath(video)}: no {subject} found in any of its {len(found)} frames: "
+            "nothing for the skeleton model to read"
+        )
+    if not answered.all():
+        return (
+            f"{int((~answered).sum())} of {len(answered)} windows have no {subject} (found in "
+            f"{found.mean():.0%} of the frames): they have no answer"
+        )
+    return None
+
+
+def _whole(predictor: Predictor, record: Record, preset: SkeletonPreset, select) -> np.ndarray:  # noqa: ANN001
+    """The model's softmax scores [K] of the whole sequence (views averaged), as it was trained."""
+    x = torch.from_numpy(skeleton_input(select(record), preset)).to(predictor.device)  # [views, M, T, V, C]
+    with torch.inference_mode():
+        return predictor.model(x).float().softmax(dim=-1).mean(dim=0).cpu().numpy()
 
 
 def predict_skeleton(
     predictor: Predictor,
     video: str | os.PathLike,
     *,
-    pose: Mapping[str, Any] | None = None,
+    pose: Mapping[str, Any] | str | os.PathLike | None = None,
     window: float = 2.0,
     stride: float = 1.0,
+    sampling: str | None = None,
     batch_size: int = 8,
     short_side: int | None = POSE_SHORT_SIDE,
     progress: bool = False,
 ) -> SkeletonPrediction:
     """Score a video through its skeleton (see the module docstring).
 
+    Windows in which no person (hand) was found have no answer (their ``window_scores`` are NaN, their JSON
+    ``top`` is empty) and a video without any says so in :attr:`~vidact.infer.base.Prediction.note` instead of
+    a label.
+
     Args:
-        predictor: a skeleton model (:func:`~vidact.infer.predict.load_predictor`; ``predictor.preset`` is a
+        predictor: a skeleton model (:func:`~vidact.infer.predict.load_predictor`; ``predictor.spec`` is a
             :class:`~vidact.data.skeleton.SkeletonPreset`).
         video: the video (its pose is extracted unless ``pose`` is given).
-        pose: a pose record of the video in the preset's layout, extracted beforehand.
+        pose: a pose record of the video in the preset's layout, extracted beforehand (or its ``.pkl`` /
+            ``.npz`` file, :func:`read_pose`).
         window, stride: timeline window length and the step between window starts, seconds.
+        sampling: must be ``None`` (a skeleton model samples as its preset says).
         batch_size: windows per forward pass.
         short_side: decode at this short side for pose extraction (``None``: full size; a smaller video is
             not upscaled).
@@ -201,56 +378,36 @@ def predict_skeleton(
         ConfigError: a predictor that is not a skeleton model, a pose in another layout, MediaPipe missing.
         VideoError: the video cannot be read.
     """
-    preset = predictor.preset
-    if not isinstance(preset, SkeletonPreset):
-        raise ConfigError(f"{predictor.name} is not a skeleton model")
-    if pose is None:
-        from ..extract.pose import extract_pose  # MediaPipe is an optional extra: imported on use
-
-        meta = probe(video)  # once: extract_pose decodes with it (a smaller video is not enlarged)
-        side = short_side if short_side is not None and min(meta.height, meta.width) > short_side else None
-        pose = extract_pose(video, short_side=side, progress=progress, metadata=meta, **pose_options(preset))
-    record = model_record(pose, preset)
+    modality = SkeletonModality()
+    with modality.windows(
+        predictor,
+        video,
+        window=window,
+        stride=stride,
+        sampling=sampling,
+        batch_size=batch_size,
+        pose=pose,
+        short_side=short_side,
+        progress=progress,
+    ) as windows:
+        window_scores = score_windows(predictor, windows)
+    preset: SkeletonPreset = predictor.spec  # type: ignore[assignment]
+    record, select = windows.info["record"], windows.info["select"]
     total = int(np.asarray(record["keypoint"]).shape[1])
-    times = np.asarray(
-        pose.get("timestamps", np.arange(total) / float(pose.get("fps") or 30.0)), dtype=np.float64
-    )
-    if total == 0:
-        raise ConfigError(f"{os.fspath(video)}: no frames to score")
-    bounds = window_bounds(times, window, stride)
-    hands = preset.layout == "hand21"
-
-    def select(part: Record) -> Record:  # hands: the moving one(s), in each window on its own
-        if not hands:
-            return part
-        part = _most_active(part, preset.persons)
-        seen = np.asarray(part["found"]).any(axis=0) if "found" in part else None
-        return _frames(part, seen) if seen is not None and seen.any() else part
-
-    inputs = []
-    for start, end in bounds:
-        keep = (times >= start) & (times < end)
-        if not keep.any():  # a window between two sampled frames: its nearest frame
-            keep = np.zeros(total, dtype=bool)
-            keep[int(np.argmin(np.abs(times - (start + end) / 2)))] = True
-        inputs.append(skeleton_input(select(_frames(record, keep)), preset))
-    window_scores = _scores(predictor, inputs, batch_size)
-    whole = preset.sampler != "pad" or total <= (preset.pad_to or preset.frames)
-    if whole:  # the model on the whole sequence, as it was trained
-        scores = _scores(predictor, [skeleton_input(select(record), preset)], 1)[0]
-    else:
-        scores = window_scores.mean(axis=0)
-    found = np.asarray(pose.get("found", np.ones((1, total), dtype=bool)))
-    return SkeletonPrediction(
-        video=os.fspath(video),
-        model=predictor.name,
-        classes=list(predictor.classes),
-        windows=bounds,
-        window_scores=window_scores,
+    scores, scope = None, "whole video (mean over windows)"  # the mean of the answered windows
+    assert windows.answered is not None
+    if windows.answered.any() and (preset.sampler != "pad" or total <= (preset.pad_to or preset.frames)):
+        scores = _whole(predictor, record, preset, select)  # the model on the whole sequence, as it was trained
+        scope = "whole sequence (the model on all of it)"
+    prediction = finish_prediction(
+        predictor,
+        video,
+        windows,
+        window_scores,
         scores=scores,
-        frame_times=None,
-        frame_scores=None,
-        peak_frames=0,
-        pose=dict(pose),
-        found_fraction=float(found.any(axis=0).mean()) if found.size else 0.0,
+        cls=SkeletonPrediction,
+        pose=windows.info["pose"],
+        found_fraction=windows.info["found_fraction"],
+        scope=scope,
     )
+    return prediction  # type: ignore[return-value]

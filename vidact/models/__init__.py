@@ -2,8 +2,38 @@
 
     >>> from vidact.models import build_model, list_models
     >>> model = build_model("r2plus1d_18", num_classes=101)   # [B, 3, T, H, W] -> [B, 101]
+
+Importing the package imports every family (each registers its builders, cards and weights converters from its
+own file) and the readers of the weights formats that are not PyTorch files. A new family is one file here and
+one line below; a model outside vidact registers itself with :func:`register_model` (see :mod:`vidact._plugins`).
 """
 
-from .registry import ModelCard, Weights, build_model, get_builder, list_models, model_card, register_model
+# The families and the readers register themselves on import.
+from . import (  # noqa: F401  (imported for their registrations)
+    c3d,
+    caffe2,
+    efficientgcn,
+    i3d,
+    per_frame,
+    resnet3d,
+    simple3d,
+    skeleton_frame,
+    slowfast,
+    stgcn,
+    tf_checkpoint,
+)
+from .contract import FeatureLayout, VideoModel
+from .factory import build_model
+from .registry import ModelCard, Weights, get_builder, list_models, model_card, register_model
 
-__all__ = ["build_model", "list_models", "model_card", "register_model", "get_builder", "ModelCard", "Weights"]
+__all__ = [
+    "build_model",
+    "list_models",
+    "model_card",
+    "register_model",
+    "get_builder",
+    "ModelCard",
+    "Weights",
+    "VideoModel",
+    "FeatureLayout",
+]

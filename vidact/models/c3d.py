@@ -9,9 +9,9 @@ fully connected layers. On the published 16-frame 112x112 clip, per sample:
     conv2a, pool2    128 x 8 x 28 x 28       pool2..pool5 are 2x2x2
     conv3a, conv3b   256, 256; pool3  256 x 4 x 14 x 14
     conv4a, conv4b   512, 512; pool4  512 x 2 x 7 x 7
-    conv5a, conv5b   512, 512; pool5  512 x 1 x 4 x 4  = 8192 features
-    fc6, fc7         4096, 4096 (ReLU, dropout 0.5)
-    fc8              num_classes
+    conv5a, conv5b   512, 512; pool5  512 x 1 x 4 x 4   the features: num_features = 512
+    fc6, fc7         4096, 4096 (ReLU, dropout 0.5)      the head's hidden layers: head_hidden_size = 4096
+    fc8              num_classes                         the classifier
 
 pool5 rounds its output size up (Caffe's pooling, which the original network was defined in, always does),
 so its last spatial window is the single column 6 of the 7x7 map. An adaptive average pool to 1x4x4 before
@@ -25,11 +25,12 @@ hold 27,655,936 and fc6 alone 33,558,528; 79,991,015 with the 487 classes of Spo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from .contract import FeatureLayout, temporal_pool
 from .layers import ConvBnAct, LinearClassifier, conv3d, init_weights, linear_classifier
 from .registry import ModelCard, register_model
 
@@ -45,7 +46,10 @@ def _conv(in_channels: int, out_channels: int, batch_norm: bool) -> nn.Module:
 class C3D(LinearClassifier, nn.Module):
     """C3D: [B, 3, T, H, W] clips (published input: T = 16, H = W = 112) -> [B, num_classes] logits.
 
-    Layer names are the original Caffe network's (``conv1a`` .. ``conv5b``, ``fc6`` .. ``fc8``).
+    Layer names are the original Caffe network's (``conv1a`` .. ``conv5b``, ``fc6`` .. ``fc8``). The features
+    are pool5's ``num_features`` = 512 channels; fc6 and fc7 are the head's hidden layers, whose
+    ``head_hidden_size`` = 4096 outputs are the pre-logits (the "fc6/fc7 features" of the C3D paper); fc8 is
+    the classifier.
 
     Args:
         num_classes: number of logits (487 for Sports-1M, the published training set).
@@ -55,6 +59,7 @@ class C3D(LinearClassifier, nn.Module):
     """
 
     classifier_attr = "fc8"
+    feature_layout: ClassVar[FeatureLayout] = FeatureLayout.BCTHW
 
     def __init__(self, num_classes: int = 487, dropout: float = 0.5, batch_norm: bool = False) -> None:
         super().__init__()
@@ -74,9 +79,10 @@ class C3D(LinearClassifier, nn.Module):
         self.resize = nn.AdaptiveAvgPool3d((1, 4, 4))
         self.fc6 = nn.Linear(512 * 4 * 4, 4096)
         self.fc7 = nn.Linear(4096, 4096)
-        self.num_features = 4096
+        self.num_features = 512
+        self.head_hidden_size = 4096
         self.num_classes = num_classes
-        self.fc8 = linear_classifier(self.num_features, num_classes)
+        self.fc8 = linear_classifier(self.head_hidden_size, num_classes)
         self.relu = nn.ReLU(inplace=True)
         # After each convolution: its ReLU, which a ConvBnAct unit (batch_norm=True) already applies.
         self.conv_relu = nn.Identity() if batch_norm else nn.ReLU(inplace=True)
@@ -98,8 +104,13 @@ class C3D(LinearClassifier, nn.Module):
         x = self.pool4(self.conv_relu(self.conv4b(self.conv_relu(self.conv4a(x)))))
         return self.pool5(self.conv_relu(self.conv5b(self.conv_relu(self.conv5a(x)))))
 
+    def forward_temporal(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 3, T, H, W] clips -> pool5's maps averaged over H', W': [B, ceil(T / 16), 512]."""
+        return temporal_pool(self.forward_features(x), self.feature_layout)
+
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """pool5 maps [B, 512, T', H', W'] -> [B, num_classes] logits (``pre_logits``: fc7's [B, 4096]).
+        """pool5 maps [B, 512, T', H', W'] -> [B, num_classes] logits (``pre_logits``, or no classifier: fc7's
+        [B, 4096]).
 
         The maps are brought to 1 x 4 x 4 (the identity at the published input), flattened to 8192, and go
         through fc6 and fc7 (ReLU, dropout) and fc8.
@@ -109,7 +120,7 @@ class C3D(LinearClassifier, nn.Module):
         return x if pre_logits else self.fc8(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, 3, T, H, W] clips -> [B, num_classes] logits."""
+        """[B, 3, T, H, W] clips -> [B, num_classes] logits (no classifier: fc7's [B, 4096])."""
         return self.forward_head(self.forward_features(x))
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
+from .converters import register_reader
 from .weights import safe_unpickle
 
 __all__ = ["read_caffe2_blobs"]
@@ -43,3 +44,7 @@ def read_caffe2_blobs(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             )
         out[str(name)] = torch.from_numpy(np.array(value))
     return out
+
+
+# the layout this reader reads (see vidact.models.converters): PySlowFast's Caffe2 .pkl
+register_reader("pyslowfast-caffe2", lambda paths: read_caffe2_blobs(paths[0]))

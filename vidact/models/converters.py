@@ -1,10 +1,12 @@
-"""The published state_dict layouts vidact reads, and the converter of each onto a model family's key names.
+"""The published state_dict layouts vidact reads: the converter of each onto a model family's key names, and the
+reader of each layout that is not a PyTorch file.
 
-A converter is a plain function ``state_dict -> state_dict`` living in its family's file
-(:func:`vidact.models.resnet3d.convert_torchvision_state_dict`, ...); this table says which one applies to
-which (family, layout). Training (``model.pretrained_layout``), prediction (``--weights-layout``) and the
-weights catalogue (:mod:`vidact.models.hub`) all look converters up here. Most layouts are PyTorch files; a
-layout in :data:`READERS` is another format (a TensorFlow checkpoint, a Caffe2 pickle), read by its reader.
+A converter is a plain function ``state_dict -> state_dict`` living in its family's file, which registers it at
+its end (``register_converter("resnet3d", "torchvision", convert_torchvision_state_dict)``); a reader (a
+TensorFlow checkpoint, a Caffe2 pickle) registers itself in its own file (``register_reader``). This module is
+the mechanism only: it imports no family. Training (``model.pretrained_layout``), prediction
+(``--weights-layout``) and the weights catalogue (:mod:`vidact.models.hub`) all look converters up here; a plugin
+adds a layout by registering a converter for it.
 
     >>> from vidact.models.converters import get_converter
     >>> get_converter("slowfast", "pyslowfast")            # doctest: +ELLIPSIS
@@ -13,48 +15,112 @@ layout in :data:`READERS` is another format (a TensorFlow checkpoint, a Caffe2 p
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
+from typing import Any, TypeVar
 
+from .._registry import Registry
 from ..errors import ConfigError
-from . import caffe2, efficientgcn, i3d, per_frame, resnet3d, slowfast, stgcn, tf_checkpoint
 from .weights import StateDict, extract_state_dict, read_checkpoint
 
-__all__ = ["WEIGHT_LAYOUTS", "CONVERTERS", "READERS", "get_converter", "read_layout"]
+__all__ = [
+    "VIDACT_LAYOUT",
+    "WEIGHT_LAYOUTS",
+    "Converter",
+    "Reader",
+    "register_converter",
+    "register_reader",
+    "get_converter",
+    "converter_layouts",
+    "is_pytorch_layout",
+    "check_layout",
+    "read_layout",
+]
 
-#: The layouts a weights file may have; ``"vidact"`` is vidact's own key names (no conversion).
-WEIGHT_LAYOUTS = (
-    "torchvision",
-    "pytorchvideo",
-    "pyslowfast",
-    "pyslowfast-caffe2",
-    "kinetics-i3d-tf",
-    "efficientnet_pytorch",
-    "pyskl",
-    "efficientgcn",
-    "vidact",
-)
+Converter = Callable[[StateDict], StateDict]
+#: Reads the files of a checkpoint (in the catalogue's order) to a dict of name -> tensor or array.
+Reader = Callable[[Sequence[str | os.PathLike]], Mapping[str, Any]]
+F = TypeVar("F", bound=Callable[..., Any])
 
-#: (model family, weights layout) -> the converter of that layout's keys to the family's.
-CONVERTERS: dict[tuple[str, str], Callable[[StateDict], StateDict]] = {
-    ("resnet3d", "torchvision"): resnet3d.convert_torchvision_state_dict,
-    ("resnet3d", "pytorchvideo"): resnet3d.convert_pytorchvideo_state_dict,
-    ("slowfast", "pytorchvideo"): slowfast.convert_pytorchvideo_state_dict,
-    ("slowfast", "pyslowfast"): slowfast.convert_pyslowfast_state_dict,
-    ("slowfast", "pyslowfast-caffe2"): slowfast.convert_caffe2_state_dict,
-    ("i3d", "kinetics-i3d-tf"): i3d.convert_kinetics_i3d_tf_variables,
-    ("per_frame", "efficientnet_pytorch"): per_frame.convert_efficientnet_pytorch_to_per_frame,
-    ("stgcn", "pyskl"): stgcn.convert_pyskl_state_dict,
-    ("efficientgcn", "efficientgcn"): efficientgcn.convert_upstream_state_dict,
-}
+#: vidact's own key names: no conversion.
+VIDACT_LAYOUT = "vidact"
 
-#: Layouts that are not PyTorch files: layout -> reader of the files (in the catalogue's order) to a dict of
-#: name -> tensor or array, before conversion.
-READERS: dict[str, Callable[[Sequence[str | os.PathLike]], Mapping[str, Any]]] = {
-    "kinetics-i3d-tf": lambda paths: tf_checkpoint.read_tf_checkpoint(*paths[:2]),
-    "pyslowfast-caffe2": lambda paths: caffe2.read_caffe2_blobs(paths[0]),
-}
+#: "<family>:<layout>" -> the converter of that layout's keys to the family's.
+_CONVERTERS: Registry[Converter] = Registry("weights converter")
+#: layout -> the reader of its files, for the layouts that are not PyTorch files.
+_READERS: Registry[Reader] = Registry("weights reader")
+
+
+def register_converter(family: str, layout: str, fn: F | None = None) -> Any:
+    """Register ``fn`` as the converter of ``layout`` weights onto ``family``'s keys (a call, or a decorator
+    without ``fn``); a new layout name becomes known to :data:`WEIGHT_LAYOUTS` by it.
+
+    Raises:
+        ValueError: ``layout`` is ``"vidact"``, or (family, layout) already has another converter.
+    """
+    if layout == VIDACT_LAYOUT or ":" in family or ":" in layout:
+        raise ValueError(f"cannot register a converter for {family!r}, {layout!r}")
+    return _CONVERTERS.register(f"{family}:{layout}", fn)
+
+
+def register_reader(layout: str, fn: F | None = None) -> Any:
+    """Register ``fn(paths) -> {name: tensor or array}`` as the reader of ``layout``'s files, a layout that is
+    not a PyTorch file (a call, or a decorator without ``fn``).
+
+    Raises:
+        ValueError: ``layout`` already has another reader.
+    """
+    return _READERS.register(layout, fn)
+
+
+class _Layouts(Set[str]):
+    """The layouts a weights file may have, live: ``"vidact"`` and every layout some family has a converter for."""
+
+    def _names(self) -> list[str]:
+        layouts = {name.split(":", 1)[1] for name in _CONVERTERS}
+        return [VIDACT_LAYOUT, *sorted(layouts)]
+
+    def __contains__(self, layout: object) -> bool:
+        return layout in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return f"WEIGHT_LAYOUTS({', '.join(self._names())})"
+
+
+#: The layouts a weights file may have (``"vidact"`` first, then the others sorted): a live view of the
+#: registered converters, so it follows plugins. Supports ``in``, iteration and ``len``.
+WEIGHT_LAYOUTS: Set[str] = _Layouts()
+
+
+def converter_layouts(family: str) -> list[str]:
+    """The layouts ``family`` has converters for, sorted (``"vidact"`` not included)."""
+    prefix = f"{family}:"
+    return [name[len(prefix) :] for name in _CONVERTERS if name.startswith(prefix)]
+
+
+def is_pytorch_layout(layout: str) -> bool:
+    """Files of ``layout`` are PyTorch files (no registered reader of another format)."""
+    return layout not in _READERS
+
+
+def check_layout(layout: str) -> str:
+    """``layout`` itself when it is a known weights layout.
+
+    Raises:
+        ConfigError: an unknown layout (the message gives the closest and lists the known ones).
+    """
+    if layout not in WEIGHT_LAYOUTS:
+        close = difflib.get_close_matches(str(layout), list(WEIGHT_LAYOUTS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown weights layout {layout!r}{hint}; choose from {', '.join(WEIGHT_LAYOUTS)}")
+    return layout
 
 
 def read_layout(layout: str, paths: Sequence[str | os.PathLike]) -> Mapping[str, Any]:
@@ -64,25 +130,24 @@ def read_layout(layout: str, paths: Sequence[str | os.PathLike]) -> Mapping[str,
     Raises:
         CheckpointError: unreadable or corrupt files.
     """
-    if layout in READERS:
-        return READERS[layout](paths)
+    if not is_pytorch_layout(layout):
+        return _READERS.get(layout)(paths)
     path = os.fspath(paths[0])
     return extract_state_dict(read_checkpoint(path), source=path)
 
 
-def get_converter(family: str, layout: str, *, model: str | None = None) -> Callable[[StateDict], StateDict] | None:
+def get_converter(family: str, layout: str, *, model: str | None = None) -> Converter | None:
     """The converter of ``layout`` weights to ``family``'s keys; ``None`` for vidact's own layout.
 
     Raises:
         ConfigError: an unknown layout, or one this family has no converter for (the message lists those it has).
     """
-    if layout not in WEIGHT_LAYOUTS:
-        raise ConfigError(f"unknown weights layout {layout!r}; choose from {', '.join(WEIGHT_LAYOUTS)}")
-    if layout == "vidact":
+    check_layout(layout)
+    if layout == VIDACT_LAYOUT:
         return None
-    converter = CONVERTERS.get((family, layout))
-    if converter is None:
-        known = [lay for fam, lay in CONVERTERS if fam == family] + ["vidact"]
+    key = f"{family}:{layout}"
+    if key not in _CONVERTERS:
+        known = [*converter_layouts(family), VIDACT_LAYOUT]
         what = f"{family} models" + (f" ({model})" if model else "")
         raise ConfigError(f"no converter for {layout} weights of {what}; choose from {', '.join(known)}")
-    return converter
+    return _CONVERTERS.get(key)

@@ -54,7 +54,7 @@ import re
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -62,6 +62,8 @@ from torch import Tensor, nn
 from ..data.skeleton import Layout, SkeletonPreset, get_layout
 from ..data.skeleton.layouts import NTU25
 from ..errors import CheckpointError, ConfigError
+from .contract import FeatureLayout, temporal_pool
+from .converters import register_converter
 from .layers import LinearClassifier, init_weights, linear_classifier
 from .registry import ModelCard, Weights, WeightsFile, register_model
 
@@ -397,6 +399,8 @@ class EfficientGCN(LinearClassifier, nn.Module):
         dropout: on the pooled features before the classifier.
     """
 
+    feature_layout: ClassVar[FeatureLayout] = FeatureLayout.BMCTV
+
     def __init__(
         self,
         num_classes: int = 60,
@@ -417,7 +421,7 @@ class EfficientGCN(LinearClassifier, nn.Module):
         self.branches = nn.ModuleList(InputBranch(2 * in_channels, branch, adjacency) for _ in range(3))
         widths = [3 * branch[-1].width, *(s.width for s in trunk)]
         self.trunk = nn.Sequential(*(Stage(widths[i], s, adjacency) for i, s in enumerate(trunk)))
-        self.num_features = trunk[-1].width
+        self.num_features = self.head_hidden_size = trunk[-1].width
         self.num_classes = num_classes
         self.dropout = nn.Dropout(dropout)
         self.fc = linear_classifier(self.num_features, num_classes, std=0.001)
@@ -440,6 +444,10 @@ class EfficientGCN(LinearClassifier, nn.Module):
         y = torch.cat([branch(inputs[i]) for i, branch in enumerate(self.branches)], dim=1)
         y = self.trunk(y)
         return y.view(n, m, *y.shape[1:])
+
+    def forward_temporal(self, x: Tensor) -> Tensor:
+        """Joints [N, M, T, V, C] -> features averaged over persons and joints: [N, ceil(T / 4), num_features]."""
+        return temporal_pool(self.forward_features(x), self.feature_layout)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """Features [N, M, D, T', V] -> logits [N, K] (``pre_logits``: the mean over persons, frames and
@@ -603,3 +611,7 @@ def efficientgcn_b2(*, num_classes: int = 60, **kwargs: Any) -> EfficientGCN:
 def efficientgcn_b4(*, num_classes: int = 60, **kwargs: Any) -> EfficientGCN:
     """EfficientGCN-B4: joints [N, M, T, V, 3] -> logits [N, num_classes]."""
     return efficientgcn(4, num_classes=num_classes, **kwargs)
+
+
+# -- the published layouts this family reads (see vidact.models.converters) ----------
+register_converter("efficientgcn", "efficientgcn", convert_upstream_state_dict)

@@ -44,8 +44,9 @@ from torch import nn
 from .._atomic import atomic_write
 from .._home import vidact_home
 from ..errors import CheckpointError, ConfigError
-from .converters import get_converter, read_layout
+from .converters import converter_layouts, get_converter, is_pytorch_layout, read_layout
 from .labels import label_names
+from .loaded import LoadedModel
 from .registry import ModelCard, Weights, WeightsFile, list_models, model_card
 from .weights import load_weights
 
@@ -87,9 +88,18 @@ def offline() -> bool:
 def list_weights(pattern: str | None = None) -> list[PublishedWeights]:
     """Every published weights entry of every registered model, by name; ``pattern`` is a glob on the model.
     (A model registered without a card has no published weights.)"""
-    from .registry import _CARDS
+    return [PublishedWeights(card, w) for card in _cards(pattern) for w in card.weights]
 
-    return [PublishedWeights(_CARDS[n], w) for n in list_models(pattern) if n in _CARDS for w in _CARDS[n].weights]
+
+def _cards(pattern: str | None) -> list[ModelCard]:
+    """The cards of the registered models ``pattern`` matches (models registered without one left out)."""
+    cards = []
+    for name in list_models(pattern):
+        try:
+            cards.append(model_card(name))
+        except KeyError:
+            continue
+    return cards
 
 
 def is_weights_name(name: str) -> bool:
@@ -302,29 +312,31 @@ def _load_state(weights: PublishedWeights, paths: list[Path]) -> tuple[nn.Module
     return model, raw
 
 
-def load_published(name: str | PublishedWeights, *, progress: bool = True) -> nn.Module:
-    """The model with the published weights ``name`` loaded, in eval mode, with ``model.preset`` (how its clips
-    are made), ``model.classes`` (its class names) and ``model.weights_name`` set. Downloads on first use.
+def load_published(name: str | PublishedWeights, *, progress: bool = True) -> LoadedModel:
+    """The model with the published weights ``name`` loaded, in eval mode, with its input spec (how its clips,
+    or joints, are made), class names and name (:class:`~vidact.models.loaded.LoadedModel`). Downloads on
+    first use.
 
     Raises:
         ConfigError, CheckpointError: as :func:`fetch`, or files that do not load into the model.
     """
     weights = get_weights(name) if isinstance(name, str) else name
-    model, _ = _load_state(weights, fetch(weights, progress=progress))
-    model.preset = weights.entry.preset
-    model.classes = label_names(weights.entry.labels, weights.entry.num_classes)
-    model.weights_name = weights.name
-    return model.eval()
+    files = fetch(weights, progress=progress)
+    model, _ = _load_state(weights, files)
+    return LoadedModel(
+        module=model.eval(),
+        spec=weights.entry.preset,
+        classes=label_names(weights.entry.labels, weights.entry.num_classes),
+        name=weights.name,
+        source=os.fspath(files[0]) if files else weights.name,
+    )
 
 
 def _layouts_of(card: ModelCard) -> list[str]:
     """The key layouts a file of this model may have: vidact's, its published weights', then the rest."""
-    from .converters import CONVERTERS, READERS
-
     published = [w.layout for w in card.weights]
-    others = [layout for family, layout in CONVERTERS if family == card.family]
-    ordered = ["vidact", *published, *others]
-    return [layout for i, layout in enumerate(ordered) if layout not in ordered[:i] and layout not in READERS]
+    ordered = ["vidact", *published, *converter_layouts(card.family)]
+    return [layout for i, layout in enumerate(ordered) if layout not in ordered[:i] and is_pytorch_layout(layout)]
 
 
 def load_file(
@@ -334,9 +346,9 @@ def load_file(
     layout: str | None = None,
     num_classes: int | None = None,
     **kwargs: object,
-) -> nn.Module:
-    """The registered ``model`` with the weights of a PyTorch file loaded strictly, in eval mode, ``preset`` and
-    ``classes`` (``class_0`` ..) set.
+) -> LoadedModel:
+    """The registered ``model`` with the weights of a PyTorch file loaded strictly, in eval mode, with the model
+    card's input spec and class names ``class_0`` .. (:class:`~vidact.models.loaded.LoadedModel`).
 
     Args:
         layout: the file's key layout; default: the first of vidact's own and the model's published layouts
@@ -370,10 +382,13 @@ def load_file(
         except CheckpointError as e:
             first_error = first_error or e
             continue
-        net.preset = card.default_preset()
-        net.classes = [f"class_{i}" for i in range(classes)]
-        net.weights_name = path
-        return net.eval()
+        return LoadedModel(
+            module=net.eval(),
+            spec=card.default_preset(),
+            classes=[f"class_{i}" for i in range(classes)],
+            name=model,
+            source=path,
+        )
     assert first_error is not None
     if layout is None and len(candidates) > 1:
         raise CheckpointError(f"{first_error} (tried the layouts {', '.join(candidates)})") from None

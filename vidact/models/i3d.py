@@ -59,6 +59,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -67,6 +68,8 @@ from torch import nn
 from torch.nn.modules.utils import _triple
 
 from ..errors import CheckpointError, ConfigError
+from .contract import FeatureLayout, temporal_pool
+from .converters import register_converter
 from .inflate import tf_same_padding
 from .registry import ModelCard, Preset, Weights, WeightsFile, register_model
 
@@ -192,6 +195,8 @@ class I3D(nn.Module):
         dropout: dropout rate before the logits (the release trained with 0.5).
     """
 
+    feature_layout: ClassVar[FeatureLayout] = FeatureLayout.BCTHW
+
     def __init__(self, in_channels: int = 3, num_classes: int = 400, dropout: float = 0.5) -> None:
         super().__init__()
         if in_channels < 1 or num_classes < 0:
@@ -217,7 +222,7 @@ class I3D(nn.Module):
         self.mixed_5b = InceptionBlock3d(*_MIXED["5b"])
         self.mixed_5c = InceptionBlock3d(*_MIXED["5c"])
         self.dropout = nn.Dropout(dropout)
-        self.num_features = self.mixed_5c.out_channels
+        self.num_features = self.head_hidden_size = self.mixed_5c.out_channels
         self.num_classes = num_classes
         self.logits = self._classifier(num_classes)
         self._init_weights()
@@ -244,6 +249,10 @@ class I3D(nn.Module):
         x = self.mixed_4f(self.mixed_4e(self.mixed_4d(self.mixed_4c(self.mixed_4b(x)))))
         x = self.pool_5a(x)
         return self.mixed_5c(self.mixed_5b(x))
+
+    def forward_temporal(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, in_channels, T, H, W] -> Mixed_5c's maps averaged over H', W': [B, ceil(T / 8), 1024]."""
+        return temporal_pool(self.forward_features(x), self.feature_layout)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Mixed_5c maps [B, 1024, T', H', W'] -> [B, K]: 2x7x7 average pool (stride 1), dropout, 1x1x1 logits,
@@ -517,3 +526,7 @@ def i3d_inception_v1(*, num_classes: int = 400, dropout: float = 0.5) -> I3D:
 def i3d_inception_v1_flow(*, num_classes: int = 400, dropout: float = 0.5) -> I3D:
     """I3D on TV-L1 flow clips [B, 2, T, H, W] (x, y; 25 fps; truncated to +-20 px and scaled to [-1, 1])."""
     return I3D(in_channels=2, num_classes=num_classes, dropout=dropout)
+
+
+# -- the published layouts this family reads (see vidact.models.converters) ----------
+register_converter("i3d", "kinetics-i3d-tf", convert_kinetics_i3d_tf_variables)

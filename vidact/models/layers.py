@@ -10,6 +10,9 @@
     linear_classifier   a new classifier head (or an identity for ``num_classes = 0``)
     LinearClassifier    ``get_classifier`` / ``reset_classifier`` of a model whose classifier is one linear layer
 
+What every model is (the contract, the layouts of its features, the temporal pooling they share) is in
+:mod:`vidact.models.contract`.
+
 A family's file builds its networks from these and keeps only what is its own (SlowFast's lateral connections,
 I3D's TensorFlow-"SAME" padding, C3D's biased convolutions). Module names inside the blocks (``conv1``, ``bn1``,
 ``downsample.0`` ...) are what every converter of a published layout maps onto, so they do not change.
@@ -272,16 +275,18 @@ def linear_classifier(num_features: int, num_classes: int, *, std: float = 0.01)
 
 class LinearClassifier:
     """The classifier half of the model contract for a model whose classifier is one linear layer on its
-    ``num_features`` pooled features, held in the attribute :attr:`classifier_attr` (``fc``, C3D's ``fc8``)."""
+    ``head_hidden_size`` pre-logits (``num_features`` wide unless the head has hidden layers, as C3D's), held in
+    the attribute :attr:`classifier_attr` (``fc``, C3D's ``fc8``)."""
 
     classifier_attr = "fc"
-    num_features: int
+    head_hidden_size: int
     num_classes: int
 
     def get_classifier(self) -> nn.Module:
         return getattr(self, self.classifier_attr)
 
     def reset_classifier(self, num_classes: int) -> None:
-        """A new classifier for ``num_classes`` (0: none, ``forward`` returns [B, num_features])."""
+        """A new classifier for ``num_classes`` (0: none, ``forward`` returns the pre-logits [B,
+        head_hidden_size])."""
         self.num_classes = num_classes
-        setattr(self, self.classifier_attr, linear_classifier(self.num_features, num_classes))
+        setattr(self, self.classifier_attr, linear_classifier(self.head_hidden_size, num_classes))

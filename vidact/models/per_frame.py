@@ -33,12 +33,14 @@ import os
 import re
 from pathlib import Path
 from types import ModuleType
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import CheckpointError, ConfigError
+from .contract import FeatureLayout, temporal_pool
+from .converters import register_converter
 from .registry import ModelCard, Preset, Weights, WeightsFile, register_model
 from .weights import StateDict, load_weights
 
@@ -89,6 +91,8 @@ class PerFrameClassifier(nn.Module):
             mode).
     """
 
+    feature_layout: ClassVar[FeatureLayout] = FeatureLayout.BTC
+
     def __init__(
         self,
         backbone: nn.Module,
@@ -105,7 +109,7 @@ class PerFrameClassifier(nn.Module):
                 f"unknown consensus {consensus!r}; expected one of {', '.join(_CONSENSUS_MODES)}"
             )
         self.backbone = backbone
-        self.num_features = feature_dim
+        self.num_features = self.head_hidden_size = feature_dim
         self.num_classes = num_classes
         self.consensus: Consensus = consensus
         self.freeze_backbone = freeze_backbone
@@ -135,6 +139,10 @@ class PerFrameClassifier(nn.Module):
         b, c, t, h, w = x.shape
         frames = x.transpose(1, 2).reshape(b * t, c, h, w)
         return self.backbone(frames).reshape(b, t, -1)
+
+    def forward_temporal(self, x: Tensor) -> Tensor:
+        """Clips [B, 3, T, H, W] -> per-frame features [B, T, num_features] (:meth:`forward_features`)."""
+        return temporal_pool(self.forward_features(x), self.feature_layout)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """Per-frame features [B, T, num_features] -> clip logits [B, K] (the consensus of per-frame logits).
@@ -521,3 +529,7 @@ def per_frame_resnet18(
         dropout=dropout,
         freeze_backbone=freeze_backbone,
     )
+
+
+# -- the published layouts this family reads (see vidact.models.converters) ----------
+register_converter("per_frame", "efficientnet_pytorch", convert_efficientnet_pytorch_to_per_frame)

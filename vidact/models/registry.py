@@ -1,5 +1,5 @@
-"""One registry for every model: ``build_model(name, num_classes=..., **kwargs)``, ``list_models()``, and the
-model card of each (what it expects, what it costs, which published weights it can load, under what licence).
+"""One registry for every model: its builder by name (``get_builder``; :func:`vidact.models.build_model` builds
+it, with weights), ``list_models()``, and the model card of each (what it expects, what it costs, which published weights it can load, under what licence).
 
 A model family lives in one self-contained file that defines plain builder functions and registers them:
 
@@ -25,13 +25,13 @@ every registered model.
 from __future__ import annotations
 
 import fnmatch
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
+from .._registry import Registry
 from ..data.presets import Preset
 from ..errors import ConfigError
 
@@ -39,7 +39,6 @@ __all__ = [
     "Weights",
     "ModelCard",
     "register_model",
-    "build_model",
     "list_models",
     "model_card",
     "get_builder",
@@ -184,91 +183,56 @@ class ModelCard:
         raise ConfigError(f"no weights {self.name}.{tag}; published weights of {self.name}: {tags}")
 
 
-_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
-_CARDS: dict[str, ModelCard] = {}
+#: Builders by model name: ``builder(*, num_classes, **kwargs) -> nn.Module``.
+_BUILDERS: Registry[Callable[..., nn.Module]] = Registry("model")
+#: Model cards by model name (a model registered without a card has none).
+_CARDS: Registry[ModelCard] = Registry("model card")
 
 
 def register_model(fn: Callable[..., nn.Module] | None = None, *, card: ModelCard | None = None):
-    """Decorator: register a builder under its function name (or ``card.name``)."""
+    """Decorator: register a builder under its function name (or ``card.name``), with its card.
+
+    Works from any module, inside vidact or not (a plugin, a recipe's ``imports:``).
+
+    Raises:
+        ValueError: the name is taken by another builder.
+    """
 
     def deco(f: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         name = card.name if card is not None else f.__name__
-        if name in _BUILDERS and _BUILDERS[name] is not f:
-            raise ValueError(f"model {name!r} registered twice")
-        _BUILDERS[name] = f
+        _BUILDERS.register(name, f)
         if card is not None:
-            _CARDS[name] = card
+            _CARDS.register(name, card)
         return f
 
     return deco(fn) if fn is not None else deco
 
 
-def _ensure_loaded() -> None:
-    from . import _families  # noqa: F401  (imports every family module, which registers its builders)
-
-
 def list_models(pattern: str | None = None) -> list[str]:
     """Registered model names, sorted; ``pattern`` is a shell glob (``"*slowfast*"``)."""
-    _ensure_loaded()
-    names = sorted(_BUILDERS)
-    return [n for n in names if pattern is None or fnmatch.fnmatch(n, pattern)]
+    return [n for n in _BUILDERS.names() if pattern is None or fnmatch.fnmatch(n, pattern)]
 
 
 def get_builder(name: str) -> Callable[..., nn.Module]:
-    _ensure_loaded()
-    try:
-        return _BUILDERS[name]
-    except KeyError:
-        close = fnmatch.filter(_BUILDERS, f"*{name}*")[:5]
-        hint = f"; did you mean {', '.join(close)}?" if close else "; `vidact models` lists them"
-        raise ConfigError(f"unknown model {name!r}{hint}") from None
-
-
-def build_model(name: str, *, weights: bool | str | os.PathLike | None = None, **kwargs: Any) -> nn.Module:
-    """Build a registered model, optionally with weights.
-
-        >>> build_model("r2plus1d_18", num_classes=101)                 # random weights, training mode
-        >>> build_model("r2plus1d_18.kinetics400", weights=True)        # published weights (cached, downloaded)
-        >>> build_model("simple3d", weights="runs/x/best.ckpt")        # a file: class count read from it
-
-    With weights the model comes back in eval mode with ``model.preset`` (how its clips are made, a
-    :class:`~vidact.data.presets.Preset`) and ``model.classes`` (its class names) set.
-
-    Args:
-        name: a model name (``vidact models``), or ``<model>.<tag>`` for published weights (``vidact weights
-            list``); without ``weights=True`` that builds the architecture for those weights' classes.
-        weights: ``True`` for the published weights ``name`` names; a file of this model's weights (vidact's
-            layout or a published one, found by trying them).
-        kwargs: go to the builder (``num_classes``, ...).
+    """The builder registered as ``name``.
 
     Raises:
-        ConfigError: an unknown model or weights name. CheckpointError: weights that cannot be had or loaded.
+        ConfigError: an unknown model (with the closest names).
     """
-    from . import hub
-
-    if hub.is_weights_name(name):
-        published = hub.get_weights(name)
-        if weights is True:
-            if kwargs:
-                raise ConfigError(
-                    f"{name}: published weights take no builder arguments, got {', '.join(kwargs)}"
-                )
-            return hub.load_published(published)
-        if weights not in (None, False):
-            raise ConfigError(
-                f"{name}: names published weights; pass weights=True, or a file with a model name"
-            )
-        return get_builder(published.card.name)(**{"num_classes": published.entry.num_classes, **kwargs})
-    if weights is True:
-        tags = ", ".join(f"{name}.{w.tag}" for w in model_card(name).weights) or "none published"
-        raise ConfigError(f"weights=True needs a name with a tag ({tags})")
-    if weights not in (None, False):
-        return hub.load_file(name, weights, **kwargs)  # type: ignore[arg-type]
-    return get_builder(name)(**kwargs)
+    if name in _BUILDERS:
+        return _BUILDERS.get(name)
+    close = _BUILDERS.close_matches(str(name), n=5)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `vidact models` lists them"
+    raise ConfigError(f"unknown model {name!r}{hint}")
 
 
 def model_card(name: str) -> ModelCard:
+    """The card of the registered model ``name``.
+
+    Raises:
+        ConfigError: an unknown model. KeyError: a model registered without a card.
+    """
     get_builder(name)
     if name not in _CARDS:
         raise KeyError(f"model {name!r} has no model card")
-    return _CARDS[name]
+    return _CARDS.get(name)

@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, get_args
+from typing import Any, ClassVar, get_args
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .contract import FeatureLayout, temporal_pool
+from .converters import register_converter
 from .layers import (
     BasicBlock,
     BlockKernel,
@@ -89,6 +91,8 @@ class ResNet3d(LinearClassifier, nn.Module):
     BatchNorms at scale 1 and shift 0, and a classifier drawn from N(0, 0.01^2) with zero bias.
     """
 
+    feature_layout: ClassVar[FeatureLayout] = FeatureLayout.BCTHW
+
     def __init__(
         self,
         stem: nn.Module,
@@ -102,7 +106,7 @@ class ResNet3d(LinearClassifier, nn.Module):
         super().__init__()
         if len(layers) != 4:
             raise ValueError(f"a ResNet3d has 4 stages, got {len(layers)}")
-        self.num_features = num_features
+        self.num_features = self.head_hidden_size = num_features
         self.num_classes = num_classes
         self.stem = stem
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
@@ -117,6 +121,10 @@ class ResNet3d(LinearClassifier, nn.Module):
         x = self.layer1(self.stem(x))
         x = self.layer2(self.temporal_pool(x))
         return self.layer4(self.layer3(x))
+
+    def forward_temporal(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 3, T, H, W] clips -> ``layer4``'s maps averaged over H', W': [B, T', num_features]."""
+        return temporal_pool(self.forward_features(x), self.feature_layout)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """[B, num_features, T', H', W'] maps -> [B, num_classes] logits (``pre_logits``: [B, num_features])."""
@@ -516,3 +524,8 @@ def i3d_r50(*, num_classes: int = 400, dropout: float = 0.5, **kwargs: Any) -> R
         temporal_pool=True,
         **kwargs,
     )
+
+
+# -- the published layouts this family reads (see vidact.models.converters) ----------
+register_converter("resnet3d", "torchvision", convert_torchvision_state_dict)
+register_converter("resnet3d", "pytorchvideo", convert_pytorchvideo_state_dict)

@@ -20,10 +20,12 @@ networks.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from .contract import FeatureLayout, temporal_pool
 from .layers import Conv2Plus1d, ConvBnAct, LinearClassifier, conv3d, init_weights, linear_classifier
 from .registry import ModelCard, register_model
 
@@ -67,6 +69,8 @@ class Simple3D(LinearClassifier, nn.Module):
         dropout: dropout on the pooled features before the classifier.
     """
 
+    feature_layout: ClassVar[FeatureLayout] = FeatureLayout.BCTHW
+
     def __init__(
         self,
         num_classes: int,
@@ -95,7 +99,7 @@ class Simple3D(LinearClassifier, nn.Module):
             in_channels = width
         self.block = block
         self.stages = nn.Sequential(*stages)
-        self.num_features = widths[-1]
+        self.num_features = self.head_hidden_size = widths[-1]
         self.num_classes = num_classes
         self.pool = nn.AdaptiveAvgPool3d(1)
         self.dropout = nn.Dropout(dropout)
@@ -105,6 +109,10 @@ class Simple3D(LinearClassifier, nn.Module):
     def forward_features(self, x: Tensor) -> Tensor:
         """Clips [B, 3, T, H, W] -> feature maps [B, num_features, T / 4, H / 2^S, W / 2^S] (S stages)."""
         return self.stages(x)
+
+    def forward_temporal(self, x: Tensor) -> Tensor:
+        """Clips [B, 3, T, H, W] -> feature maps averaged over H', W': [B, T / 4, num_features]."""
+        return temporal_pool(self.forward_features(x), self.feature_layout)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """Maps [B, num_features, T', H', W'] -> logits [B, K] (``pre_logits``: pooled [B, num_features])."""

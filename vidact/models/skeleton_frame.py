@@ -18,11 +18,14 @@ features keep a joint axis as vidact's skeleton contract asks.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor, nn
 
 from ..data.skeleton.layouts import get_layout
 from ..data.skeleton.presets import SkeletonPreset
+from .contract import FeatureLayout, temporal_pool
 from .layers import LinearClassifier, linear_classifier
 from .registry import ModelCard, register_model
 
@@ -72,6 +75,8 @@ class SkeletonFrameMLP(LinearClassifier, nn.Module):
         dropout: dropout inside the blocks and before the classifier.
     """
 
+    feature_layout: ClassVar[FeatureLayout] = FeatureLayout.BMCTV
+
     def __init__(
         self,
         num_classes: int,
@@ -90,7 +95,7 @@ class SkeletonFrameMLP(LinearClassifier, nn.Module):
                 f"{in_channels}, {dim}, {expansion}, {depth}"
             )
         self.num_joints, self.in_channels = num_joints, in_channels
-        self.num_features = dim
+        self.num_features = self.head_hidden_size = dim
         self.num_classes = num_classes
         # Per (joint, coordinate) statistics over the batch, persons and frames, as ST-GCN's data BN.
         self.data_bn = nn.BatchNorm1d(num_joints * in_channels)
@@ -115,6 +120,10 @@ class SkeletonFrameMLP(LinearClassifier, nn.Module):
         x = self.embed(x.reshape(n * m * t, v, c)) + self.joint_embedding  # [N*M*T, V, D]
         x = self.norm(self.blocks(x))
         return x.reshape(n, m, t, v, -1).permute(0, 1, 4, 2, 3)
+
+    def forward_temporal(self, x: Tensor) -> Tensor:
+        """Joints [N, M, T, V, C] -> per-frame features averaged over persons and joints: [N, T, D]."""
+        return temporal_pool(self.forward_features(x), self.feature_layout)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """Features [N, M, D, T, V] -> logits [N, K] (``pre_logits``: the mean over M, T, V, [N, D])."""

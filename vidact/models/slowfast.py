@@ -49,12 +49,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .contract import FeatureLayout, temporal_pool
+from .converters import register_converter
 from .layers import (
     Bottleneck,
     ConvBnAct,
@@ -110,7 +112,7 @@ class SlowFast(LinearClassifier, nn.Module):
 
     Args:
         stage_blocks: bottlenecks in res2..res5: (3, 4, 6, 3) for ResNet-50, (3, 4, 23, 3) for ResNet-101.
-        num_classes: K.
+        num_classes: K (0: no classifier, the model returns the pooled features [B, num_features]).
         alpha: α, the Fast/Slow frame-rate ratio (the lateral convolutions' temporal stride).
         beta_inv: 1/β, the Slow/Fast channel ratio.
         lateral_ratio: each lateral convolution outputs ``lateral_ratio * C_fast`` channels (paper: 2).
@@ -130,6 +132,8 @@ class SlowFast(LinearClassifier, nn.Module):
             ``beta_inv``, ``tau`` not a multiple of ``alpha``, an even ``lateral_kernel``).
     """
 
+    feature_layout: ClassVar[FeatureLayout] = FeatureLayout.PATHWAYS
+
     def __init__(
         self,
         stage_blocks: Sequence[int],
@@ -146,8 +150,9 @@ class SlowFast(LinearClassifier, nn.Module):
         zero_init_residual: bool = True,
     ) -> None:
         super().__init__()
+        if num_classes < 0:
+            raise ConfigError(f"SlowFast: num_classes must be >= 0 (0: no classifier), got {num_classes}")
         counts = {
-            "num_classes": num_classes,
             "alpha": alpha,
             "beta_inv": beta_inv,
             "lateral_ratio": lateral_ratio,
@@ -193,7 +198,7 @@ class SlowFast(LinearClassifier, nn.Module):
             )
             slow_in, fast_in = 4 * slow_inner, 4 * fast_inner
 
-        self.num_features = slow_in + fast_in
+        self.num_features = self.head_hidden_size = slow_in + fast_in
         self.num_classes = num_classes
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.dropout = nn.Dropout(dropout)
@@ -217,6 +222,15 @@ class SlowFast(LinearClassifier, nn.Module):
             slow = lateral(slow, fast)
             slow, fast = slow_layer(slow), fast_layer(fast)
         return [slow, fast]
+
+    def forward_temporal(self, x: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
+        """Temporal features [B, T, num_features] of a clip [B, 3, αT, H, W] (or a ``[slow, fast]`` pair).
+
+        Both res5 maps averaged over H', W'; the Fast one also over each group of α frames, onto the Slow
+        pathway's T steps; concatenated on channels (Slow first, as in the head): [B, 8, 2304] for
+        SlowFast-R50 8x8 at 32 x 224 x 224.
+        """
+        return temporal_pool(self.forward_features(x), self.feature_layout)
 
     def forward_head(self, x: Sequence[torch.Tensor], pre_logits: bool = False) -> torch.Tensor:
         """``[slow, fast]`` maps -> [B, K] logits: each pathway pooled globally, concatenated, dropout, ``fc``.
@@ -633,3 +647,9 @@ def slowfast_r101(
         lateral_kernel=lateral_kernel,
         **kwargs,
     )
+
+
+# -- the published layouts this family reads (see vidact.models.converters) ----------
+register_converter("slowfast", "pytorchvideo", convert_pytorchvideo_state_dict)
+register_converter("slowfast", "pyslowfast", convert_pyslowfast_state_dict)
+register_converter("slowfast", "pyslowfast-caffe2", convert_caffe2_state_dict)

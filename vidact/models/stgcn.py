@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -42,6 +42,8 @@ from ..data.skeleton.graph import Graph
 from ..data.skeleton.layouts import get_layout
 from ..data.skeleton.presets import SkeletonPreset
 from ..errors import ConfigError
+from .contract import FeatureLayout, temporal_pool
+from .converters import register_converter
 from .layers import LinearClassifier, init_weights, linear_classifier
 from .registry import ModelCard, Weights, WeightsFile, register_model
 from .weights import StateDict
@@ -449,6 +451,8 @@ class STGCN(LinearClassifier, nn.Module):
         dropout: dropout on the pooled features before ``fc``.
     """
 
+    feature_layout: ClassVar[FeatureLayout] = FeatureLayout.BMCTV
+
     def __init__(
         self,
         num_classes: int,
@@ -496,7 +500,7 @@ class STGCN(LinearClassifier, nn.Module):
             )
             width = out_width
         self.blocks = nn.ModuleList(blocks)
-        self.num_features = width
+        self.num_features = self.head_hidden_size = width
         self.num_classes = num_classes
         self.dropout = nn.Dropout(dropout)
         self.fc = linear_classifier(self.num_features, num_classes)
@@ -523,6 +527,11 @@ class STGCN(LinearClassifier, nn.Module):
         for block in self.blocks:
             x = block(x)
         return x.reshape(n, m, *x.shape[1:])
+
+    def forward_temporal(self, x: Tensor) -> Tensor:
+        """Joints [N, M, T, V, C] -> features averaged over persons and joints: [N, T', D] (T' as in
+        :meth:`forward_features`)."""
+        return temporal_pool(self.forward_features(x), self.feature_layout)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """Features [N, M, D, T', V] -> logits [N, K] (``pre_logits``: the mean over persons, frames and joints,
@@ -778,3 +787,7 @@ def stgcnpp_hand(
         inflate_stages=inflate_stages,
         **kwargs,
     )
+
+
+# -- the published layouts this family reads (see vidact.models.converters) ----------
+register_converter("stgcn", "pyskl", convert_pyskl_state_dict)

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
+from .converters import register_reader
 
 __all__ = ["read_tf_checkpoint", "crc32c", "masked_crc32c"]
 
@@ -233,3 +234,7 @@ def read_tf_checkpoint(
             array = np.frombuffer(f.read(nbytes), dtype=np.dtype(dtype).newbyteorder("<")).reshape(dims)
             tensors[name] = torch.from_numpy(array.astype(dtype, copy=True))
     return tensors
+
+
+# the layout this reader reads (see vidact.models.converters): its .index and .data, in that order
+register_reader("kinetics-i3d-tf", lambda paths: read_tf_checkpoint(*paths[:2]))

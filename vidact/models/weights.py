@@ -11,7 +11,6 @@ file and the first offending keys, never a half-loaded model.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import pickle
 import warnings
@@ -21,7 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CheckpointError
+from .._unpickle import safe_unpickle as _safe_unpickle
+from ..errors import CheckpointError, UnsafePickleError
 
 __all__ = [
     "read_checkpoint",
@@ -110,56 +110,12 @@ def _numpy_safe_globals() -> list[Any]:
     return allowed
 
 
-#: What :func:`safe_unpickle` lets a pickle build: plain containers and numpy arrays, dtypes and scalars (under
-#: numpy 1 and numpy 2 module names), and the string-to-bytes codec their data needs. Nothing that runs code.
-_SAFE_GLOBALS = frozenset(
-    {
-        ("collections", "OrderedDict"),
-        ("_codecs", "encode"),  # how Python 3's protocol-2 pickles store bytes (numpy array data)
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "scalar"),
-    }
-)
-
-
-def _tensor_from_bytes(data: bytes) -> Any:
-    """What ``torch.storage._load_from_bytes`` does for a tensor pickled with plain ``pickle``, but through
-    torch's weights-only loader: the bytes are a whole ``torch.save`` file, which could otherwise run code."""
-    return torch.load(io.BytesIO(data), weights_only=True)
-
-
-#: Tensors inside a plain pickle (``pickle.dump`` of a dict holding torch tensors, as score files are often
-#: written): the tensor rebuild function, and the storage loader replaced by :func:`_tensor_from_bytes`.
-_TENSOR_GLOBALS = {
-    ("torch._utils", "_rebuild_tensor_v2"): None,  # imported as is: it only views a storage
-    ("torch.storage", "_load_from_bytes"): _tensor_from_bytes,
-}
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, *args: Any, tensors: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.tensors = tensors
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _SAFE_GLOBALS:
-            return super().find_class(module, name)
-        if self.tensors and (module, name) in _TENSOR_GLOBALS:
-            return _TENSOR_GLOBALS[module, name] or super().find_class(module, name)
-        raise pickle.UnpicklingError(f"it needs {module}.{name}, which vidact will not load from a pickle")
-
-
 def safe_unpickle(path: str | os.PathLike, *, encoding: str = "latin1", tensors: bool = False) -> Any:
-    """Load a plain pickle (Caffe2 blobs, numpy-era checkpoints, score files) admitting only containers,
-    numbers, strings and numpy arrays: a pickle that would import anything else (and so could run code) is
-    refused.
+    """A checkpoint that is a plain pickle (Caffe2 blobs, numpy-era weights), read by
+    :func:`vidact._unpickle.safe_unpickle` (containers, numbers, strings and numpy arrays only: never code),
+    every error of it a one-line :class:`~vidact.errors.CheckpointError`.
 
-    ``encoding="latin1"`` reads pickles written by Python 2 (Caffe2's) as numpy does. ``tensors=True`` also
-    admits torch tensors pickled with plain ``pickle``, their data read by ``torch.load(weights_only=True)``.
+    Annotation and score files are not checkpoints: their readers call :func:`vidact._unpickle.safe_unpickle`.
 
     Raises:
         CheckpointError: missing, empty or corrupt file, or a pickle that asks for anything beyond that.
@@ -168,12 +124,11 @@ def safe_unpickle(path: str | os.PathLike, *, encoding: str = "latin1", tensors:
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such file")
     try:
-        with open(path, "rb") as f:
-            return _RestrictedUnpickler(io.BufferedReader(f), encoding=encoding, tensors=tensors).load()
-    except pickle.UnpicklingError as e:
-        raise CheckpointError(f"{path}: not a safe pickle ({e})") from None
-    except Exception as e:  # EOFError, ValueError, ...: truncated or not a pickle
-        raise CheckpointError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from None
+        return _safe_unpickle(path, encoding=encoding, tensors=tensors)
+    except UnsafePickleError as e:
+        raise CheckpointError(str(e)) from None
+    except (OSError, pickle.UnpicklingError) as e:
+        raise CheckpointError(f"{path}: {e}") from None
 
 
 def extract_state_dict(obj: Any, *, source: str = "checkpoint") -> StateDict:

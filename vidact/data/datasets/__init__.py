@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ...errors import ConfigError
 from ..sampling import (
     CenterClip,
     ClipSampler,
@@ -30,6 +29,7 @@ from .base import VideoClipDataset, collate_clips, default_cache_file
 from .failures import Failure, FailureCount
 from .folders import class_folders, hmdb51_split, ucf101_split
 from .kinetics import kinetics_clip_name, kinetics_csv
+from .layouts import DATASET_KINDS, DatasetLayout, get_dataset_layout, register_dataset_layout
 from .list_file import list_file
 from .samples import VIDEO_EXTENSIONS, SampleList, read_class_names
 from .ssv2 import something_something_v2, template_class
@@ -60,19 +60,11 @@ __all__ = [
     "template_class",
     "list_file",
     "DATASET_KINDS",
+    "DatasetLayout",
+    "register_dataset_layout",
+    "get_dataset_layout",
     "build_dataset",
 ]
-
-#: The layouts :func:`build_dataset` knows, and what its ``split`` and ``annotations`` mean for each.
-DATASET_KINDS = {
-    "folder": "root/<class>/<video>; split: a subfolder of root (root/<split>/<class>/<video>), or None",
-    "ucf101": "split: 'train' or 'test'; annotations: the split-file folder (ucfTrainTestlist); fold 1-3",
-    "hmdb51": "split: 'train' or 'test'; annotations: the split-file folder; fold 1-3",
-    "kinetics": "split: the CSV's split column ('train', 'val'), or None; annotations: the CSV",
-    "ssv2": "split: None; annotations: train.json or validation.json; classes: labels.json",
-    "list": "split: None; annotations: the list file (paths relative to root)",
-}
-
 
 def build_dataset(
     kind: str,
@@ -88,7 +80,8 @@ def build_dataset(
     """A :class:`VideoClipDataset` of one split of a dataset in a known layout (:data:`DATASET_KINDS`).
 
     Args:
-        kind: ``"folder"``, ``"ucf101"``, ``"hmdb51"``, ``"kinetics"``, ``"ssv2"`` or ``"list"``.
+        kind: ``"folder"``, ``"ucf101"``, ``"hmdb51"``, ``"kinetics"``, ``"ssv2"``, ``"list"``, or a layout
+            registered with :func:`register_dataset_layout`.
         root: the folder holding the videos.
         split: which part, as :data:`DATASET_KINDS` says for ``kind``.
         sampler: the clip sampler (see :class:`ClipSampler`).
@@ -101,32 +94,7 @@ def build_dataset(
         ConfigError: an unknown kind, or an argument the layout needs missing or one it cannot use given.
         DatasetError: the files do not have the layout's format.
     """
-    if kind not in DATASET_KINDS:
-        raise ConfigError(f"unknown dataset kind {kind!r}; choose from {', '.join(DATASET_KINDS)}")
-    if kind == "folder":
-        _unused(kind, annotations=annotations)
-        found = class_folders(os.path.join(root, split) if split is not None else root, classes=classes)
-    else:
-        if annotations is None:
-            raise ConfigError(f"dataset kind {kind!r} needs annotations= ({DATASET_KINDS[kind]})")
-        if kind in ("ucf101", "hmdb51"):
-            _unused(kind, classes=classes)
-            if split not in ("train", "test"):
-                raise ConfigError(f"dataset kind {kind!r} needs split 'train' or 'test', got {split!r}")
-            layout = ucf101_split if kind == "ucf101" else hmdb51_split
-            found = layout(root, annotations, split, fold=fold)
-        elif kind == "kinetics":
-            found = kinetics_csv(root, annotations, split=split, classes=classes)
-        elif kind == "ssv2":
-            _unused(kind, split=split)
-            found = something_something_v2(root, annotations, classes=classes)
-        else:
-            _unused(kind, split=split)
-            found = list_file(annotations, root, classes=classes)
+    layout = get_dataset_layout(kind)
+    found = layout.read(root, split, annotations=annotations, classes=classes, fold=fold)
     return VideoClipDataset(found.samples, sampler=sampler, classes=found.classes, root=root, **options)
 
-
-def _unused(kind: str, **given: object) -> None:
-    for name, value in given.items():
-        if value is not None:
-            raise ConfigError(f"dataset kind {kind!r} does not use {name}= ({DATASET_KINDS[kind]})")

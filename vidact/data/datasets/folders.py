@@ -15,7 +15,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from ...errors import DatasetError
+from ...errors import ConfigError, DatasetError
+from .layouts import DatasetLayout, register_dataset_layout
 from .samples import SampleList, class_lookup, is_video_file, read_class_names, sample_list
 
 __all__ = ["class_folders", "ucf101_split", "hmdb51_split"]
@@ -190,3 +191,45 @@ def hmdb51_split(
             else:
                 samples.append((path, label))
     return sample_list(samples, classes, missing, root)
+
+
+# -- the layouts of this file, by name (build_dataset, data.kind) -------------------------------------------
+def _read_folder(root: str | os.PathLike, split: str | None, *, annotations, classes, fold: int) -> SampleList:
+    FOLDER.unused(annotations=annotations)
+    return class_folders(os.path.join(root, split) if split is not None else root, classes=classes)
+
+
+def _read_official(layout: DatasetLayout, root, split, annotations, classes, fold: int) -> SampleList:
+    layout.needs(annotations=annotations)
+    layout.unused(classes=classes)
+    if split not in ("train", "test"):
+        raise ConfigError(f"dataset kind {layout.name!r} needs split 'train' or 'test', got {split!r}")
+    read = ucf101_split if layout is UCF101 else hmdb51_split
+    return read(root, annotations, split, fold=fold)
+
+
+def _read_ucf101(root, split, *, annotations, classes, fold: int) -> SampleList:
+    return _read_official(UCF101, root, split, annotations, classes, fold)
+
+
+def _read_hmdb51(root, split, *, annotations, classes, fold: int) -> SampleList:
+    return _read_official(HMDB51, root, split, annotations, classes, fold)
+
+
+FOLDER = register_dataset_layout(
+    DatasetLayout(
+        "folder",
+        "root/<class>/<video>; split: a subfolder of root (root/<split>/<class>/<video>), or None",
+        _read_folder,
+    )
+)
+UCF101 = register_dataset_layout(
+    DatasetLayout(
+        "ucf101",
+        "split: 'train' or 'test'; annotations: the split-file folder (ucfTrainTestlist); fold 1-3",
+        _read_ucf101,
+    )
+)
+HMDB51 = register_dataset_layout(
+    DatasetLayout("hmdb51", "split: 'train' or 'test'; annotations: the split-file folder; fold 1-3", _read_hmdb51)
+)

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from ...errors import DatasetError
+from .layouts import DatasetLayout, register_dataset_layout
 from .samples import SampleList, class_lookup, is_video_file, read_class_names, sample_list
 
 __all__ = ["kinetics_csv", "kinetics_clip_name"]
@@ -113,3 +114,16 @@ def kinetics_csv(
         else:
             samples.append((path, label))
     return sample_list(samples, names, missing, root)
+
+
+# -- this layout, by name (build_dataset, data.kind) -----------------------------------------------------------
+def _read(root: str | os.PathLike, split: str | None, *, annotations, classes, fold: int) -> SampleList:
+    KINETICS.needs(annotations=annotations)
+    return kinetics_csv(root, annotations, split=split, classes=classes)
+
+
+KINETICS = register_dataset_layout(
+    DatasetLayout(
+        "kinetics", "split: the CSV's split column ('train', 'val'), or None; annotations: the CSV", _read
+    )
+)

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from ...errors import DatasetError
+from .layouts import DatasetLayout, register_dataset_layout
 from .samples import SampleList, class_lookup, read_class_names, sample_list
 
 __all__ = ["list_file"]
@@ -84,3 +85,15 @@ def list_file(
         else:
             missing.append(relative)
     return sample_list(samples, names, missing, root)
+
+
+# -- this layout, by name (build_dataset, data.kind) -----------------------------------------------------------
+def _read(root: str | os.PathLike, split: str | None, *, annotations, classes, fold: int) -> SampleList:
+    LIST.needs(annotations=annotations)
+    LIST.unused(split=split)
+    return list_file(annotations, root, classes=classes)
+
+
+LIST = register_dataset_layout(
+    DatasetLayout("list", "split: None; annotations: the list file (paths relative to root)", _read)
+)

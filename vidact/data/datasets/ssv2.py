@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 from ...errors import DatasetError
+from .layouts import DatasetLayout, register_dataset_layout
 from .samples import SampleList, class_lookup, is_video_file, read_class_names, sample_list
 
 __all__ = ["something_something_v2", "template_class"]
@@ -90,3 +91,15 @@ def something_something_v2(
         else:
             samples.append((path, label))
     return sample_list(samples, names, missing, root)
+
+
+# -- this layout, by name (build_dataset, data.kind) -----------------------------------------------------------
+def _read(root: str | os.PathLike, split: str | None, *, annotations, classes, fold: int) -> SampleList:
+    SSV2.needs(annotations=annotations)
+    SSV2.unused(split=split)
+    return something_something_v2(root, annotations, classes=classes)
+
+
+SSV2 = register_dataset_layout(
+    DatasetLayout("ssv2", "split: None; annotations: train.json or validation.json; classes: labels.json", _read)
+)

@@ -20,7 +20,7 @@ Other keys travel as they are; vidact's pose extraction adds ``layout`` (str), `
 ``keypoint*`` or ``found`` / ``handedness_score`` must agree with ``keypoint`` on M and T (:func:`validate_record`).
 
 An **annotation file** is one record, a list of records, or PYSKL's ``{"split": {name: [frame_dir, ...]},
-"annotations": [record, ...]}``. Pickles are read with :func:`~vidact.models.weights.safe_unpickle` (numpy
+"annotations": [record, ...]}``. Pickles are read with :func:`vidact._unpickle.safe_unpickle` (numpy
 arrays and plain containers only: a pickle that would import anything else is refused); every file is written
 atomically. The ``.npz`` form holds one record without any pickle.
 
@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 from ..._atomic import atomic_write
-from ...errors import CheckpointError, DatasetError
-from ...models.weights import safe_unpickle
+from ..._unpickle import safe_unpickle
+from ...errors import DatasetError
 
 __all__ = [
     "Record",
@@ -195,12 +195,15 @@ def load_pickle(path: str | os.PathLike) -> Record | list[Record] | dict[str, An
     mmaction2's skeleton pickles; every record checked.
 
     Raises:
-        DatasetError: a missing, empty, corrupt or unsafe file, or records that do not fit.
+        DatasetError: a missing, empty or corrupt file, or records that do not fit.
+        UnsafePickleError: a pickle that asks for anything but data (it could run code): refused unread.
     """
     try:
         data = safe_unpickle(path)
-    except CheckpointError as e:
-        raise DatasetError(str(e)) from None
+    except FileNotFoundError:
+        raise DatasetError(f"{os.fspath(path)}: no such file") from None
+    except (OSError, pickle.UnpicklingError) as e:
+        raise DatasetError(f"{os.fspath(path)}: {getattr(e, 'strerror', None) or e}") from None
     return _validate_all(data, os.fspath(path))
 
 

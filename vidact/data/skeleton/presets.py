@@ -5,10 +5,12 @@ person slots, in which coordinates)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar, Literal
 
 from ...errors import ConfigError
+from ..inputs import register_input
 from .layouts import get_layout
 
 __all__ = ["SkeletonPreset", "SAMPLERS", "COORDS", "CENTERS", "Center"]
@@ -30,9 +32,11 @@ Center = Literal["none", "first_frame", "every_frame"]
 CENTERS: tuple[str, ...] = ("none", "first_frame", "every_frame")
 
 
+@register_input
 @dataclass(frozen=True)
 class SkeletonPreset:
-    """How a skeleton model's joints are made.
+    """How a skeleton model's joints are made. The input spec of the ``skeleton`` modality
+    (:mod:`vidact.data.inputs`).
 
     Attributes:
         layout: the skeleton layout (:func:`~vidact.data.skeleton.layouts.get_layout` name).
@@ -57,6 +61,8 @@ class SkeletonPreset:
     num_clips: int = 1
     center: Center = "none"
     center_joint: str | None = None
+
+    modality: ClassVar[str] = "skeleton"
 
     def __post_init__(self) -> None:
         layout = get_layout(self.layout)
@@ -100,5 +106,29 @@ class SkeletonPreset:
         """The model input's shape [N, M, T, V, C]."""
         return (batch, self.persons, self.frames, self.num_joints, self.channels)
 
+    def test_views(self) -> dict[str, int]:
+        """The views of the test protocol: ``{"clips": num_clips}`` (a skeleton has no crops)."""
+        return {"clips": self.num_clips}
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields, and ``"modality": "skeleton"``."""
+        return {"modality": self.modality, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SkeletonPreset:
+        """The inverse of :meth:`to_dict` (``"modality"`` may be present).
+
+        Raises:
+            ConfigError: an unknown key, another modality, or values that make no valid preset.
+        """
+        values = dict(values)
+        modality = values.pop("modality", cls.modality)
+        if modality != cls.modality:
+            raise ConfigError(f"skeleton preset: a {modality} input spec is not a {cls.modality} preset")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"skeleton preset: unknown key {unknown[0]!r}; keys are {', '.join(sorted(known))}"
+            )
+        return cls(**values)

@@ -1,12 +1,16 @@
 """Whole datasets on disk: :func:`synthesize` renders and encodes every video (in worker processes), then
-writes ``classes.txt`` and ``manifest.json``."""
+writes ``classes.txt`` and ``manifest.json``.
+
+The skeleton generator's :func:`~vidact.data.synth.skeleton.synthesize_skeletons` writes its data set through the
+same steps: :func:`split_counts` (items per class and split), :func:`prepare_root` (the overwrite check) and
+:func:`write_index` (``classes.txt`` and ``manifest.json``, each written atomically)."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -14,14 +18,22 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..._atomic import atomic_write
+from ..._atomic import write_text
 from ...errors import ConfigError, DatasetError
 from ...io.writer import write_video
 from .actions import TEMPORAL_PAIRS
 from .clips import Kind, _check_size, clip_rng, render_clip
 from .scenes import SCENE_CLASSES
 
-__all__ = ["SPLITS", "DEFAULT_VIDEOS_PER_CLASS", "SynthInfo", "split_counts", "synthesize"]
+__all__ = [
+    "SPLITS",
+    "DEFAULT_VIDEOS_PER_CLASS",
+    "SynthInfo",
+    "split_counts",
+    "prepare_root",
+    "write_index",
+    "synthesize",
+]
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 DEFAULT_VIDEOS_PER_CLASS: Mapping[str, int] = {"train": 50, "val": 10, "test": 20}
@@ -133,19 +145,28 @@ def split_counts(
     return counts
 
 
-def _prepare_root(root: Path, overwrite: bool) -> None:
-    """Make ``root`` an empty folder; with ``overwrite``, first remove what an earlier run wrote there."""
+def prepare_root(root: Path, ours: Collection[str], *, overwrite: bool, writer: str) -> None:
+    """Make ``root`` an empty folder; with ``overwrite``, first remove what an earlier run wrote there.
+
+    Args:
+        root: the data set's folder (created if missing).
+        ours: the names of the files and folders a generator writes in ``root``: only they may be removed.
+        overwrite: replace an earlier data set.
+        writer: the generator's name, for the error messages.
+
+    Raises:
+        DatasetError: ``root`` is a file; it is not empty and ``overwrite`` is off; or it holds something that is
+            not in ``ours`` (nothing is removed then).
+    """
     if root.exists() and not root.is_dir():
         raise DatasetError(f"{root}: exists and is not a folder")
-    # and the metadata cache that vidact's datasets used to keep beside the videos (now under $VIDACT_HOME)
-    ours = {*SPLITS, "classes.txt", "manifest.json", ".vidact_index.json"}
     existing = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
     if existing and not overwrite:
         raise DatasetError(f"{root}: folder is not empty; choose a new one or pass overwrite=True")
     foreign = [name for name in existing if name not in ours]
     if foreign:
         raise DatasetError(
-            f"{root}: holds {', '.join(foreign)}, which synthesize did not write; refusing to overwrite"
+            f"{root}: holds {', '.join(foreign)}, which {writer} did not write; refusing to overwrite"
         )
     for name in existing:
         path = root / name
@@ -156,10 +177,11 @@ def _prepare_root(root: Path, overwrite: bool) -> None:
     root.mkdir(parents=True, exist_ok=True)
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file beside it, then a rename)."""
-    with atomic_write(path, "w") as f:
-        f.write(text)
+def write_index(root: Path, classes: Sequence[str], manifest: Mapping[str, object]) -> None:
+    """Write ``root/classes.txt`` (one class a line, in label order) and then ``root/manifest.json`` (indented
+    JSON), each atomically: the manifest, written last, says the data set is complete."""
+    write_text(root / "classes.txt", "".join(f"{name}\n" for name in classes))
+    write_text(root / "manifest.json", json.dumps(manifest, indent=2) + "\n")
 
 
 def _default_workers() -> int:
@@ -243,7 +265,13 @@ def synthesize(
         )
     spec = _Spec(root, kind, _check_size(size), frames, float(fps), seed, float(noise), distractors, crf)
 
-    _prepare_root(root, overwrite)
+    # and the metadata cache that vidact's datasets used to keep beside the videos (now under $VIDACT_HOME)
+    prepare_root(
+        root,
+        {*SPLITS, "classes.txt", "manifest.json", ".vidact_index.json"},
+        overwrite=overwrite,
+        writer="synthesize",
+    )
     jobs = [(split, name, index) for split, n in counts.items() for name in classes for index in range(n)]
     for split in counts:
         for name in classes:
@@ -261,7 +289,6 @@ def synthesize(
                 for _ in pool.map(write, jobs, chunksize=chunk):
                     bar.update()
 
-    _write_text(root / "classes.txt", "".join(f"{name}\n" for name in classes))
     manifest = {
         "generator": "vidact.data.synth",
         "kind": kind,
@@ -283,5 +310,5 @@ def synthesize(
             "crf": crf,
         },
     }
-    _write_text(root / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    write_index(root, classes, manifest)
     return SynthInfo(root=root, kind=kind, classes=classes, videos_per_class=counts, partners=partners)

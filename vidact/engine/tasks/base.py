@@ -11,6 +11,10 @@ gradient accumulation, precision, checkpoints and logging. A :class:`Task` owns 
 ``validation_step``        per-sample outputs of a validation batch ([B, ...] tensors); the loop gathers them
 ``validation_metrics``     the metrics of the whole validation set, from the gathered outputs
 ``summary``, ``reports``   its entries of ``metrics.json`` and its report files (confusion matrix, ...)
+``input_spec``             the input spec of a recipe (:mod:`vidact.data.inputs`), stored in every checkpoint
+``evaluate``               the multi-view test of a trained model (``vidact eval``) on the task's kind of data
+``produces_classifier``    whether its checkpoints are classifiers that ``eval``, ``predict`` and ``extract`` load
+``backbone_prefix``        the part of its network that seeds another model's training (``model.pretrained``)
 =========================  ===========================================================================================
 
 A batch is a dict (the collate function's); the loop moves its tensors to the device (5-D float ones, clips, in
@@ -27,7 +31,9 @@ from __future__ import annotations
 import functools
 import inspect
 import operator
+import os
 import warnings
+from collections.abc import Mapping
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -40,13 +46,19 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from ...data.datasets import ClipSampler, VideoClipDataset, build_dataset
+from ...data.inputs import InputSpec
+from ...data.presets import Preset
 from ...data.transforms import eval_transform, train_transform
-from ...errors import ConfigError, DatasetError
+from ...errors import CheckpointError, ConfigError, DatasetError
 from ...models import get_builder, model_card
-from ...models.weights import load_pretrained
+from ...models.loaded import LoadedModel
+from ...models.weights import load_pretrained, read_checkpoint
+from ..checkpoint import FORMAT, backbone_state, resolve_checkpoint
 from ..config import Config, DataConfig, ModelConfig, recipe_normalization
+from ..refs import resolve_model_ref
+from ..scoring import EvalResult
 
-__all__ = ["Task", "TaskData", "StepOutput", "build_network", "video_datasets"]
+__all__ = ["Task", "TaskData", "StepOutput", "build_network", "video_datasets", "recipe_preset", "recipe_of"]
 
 Batch = dict[str, Any]
 
@@ -109,10 +121,50 @@ class Task(ABC):
     #: Batch entries that are clips [B, C, T, H, W]: the loop stores them in the run's memory format
     #: (channels-last-3d); other tensors (labels, masks, joints [B, M, T, V, C]) reach the steps as collated.
     clip_keys: ClassVar[tuple[str, ...]] = ("video",)
+    #: The modality of its models' input (:mod:`vidact.data.inputs`): published weights of a modality are
+    #: evaluated by the classifier task of that modality.
+    modality: ClassVar[str] = "video"
+    #: Whether its checkpoints are classifiers (logits over ``outputs``) that evaluation, prediction and
+    #: feature extraction load.
+    produces_classifier: ClassVar[bool] = True
+    #: The ``state_dict`` prefix of the part of its network that seeds another model (``model.pretrained``):
+    #: ``""`` the whole network; a pre-training task names its encoder (``"encoder."``).
+    backbone_prefix: ClassVar[str] = ""
 
     def __init__(self, config: Config):
         self.config = config
         self.data: TaskData | None = None
+
+    # -- what the rest of vidact calls ---------------------------------------------------------------------------
+    @classmethod
+    def input_spec(cls, config: Config) -> InputSpec | None:
+        """The input spec of a run of this task (how its model's input is made), from its recipe; ``None`` for
+        a task whose checkpoints take no input outside training. Stored in every checkpoint.
+
+        Raises:
+            ConfigError: a recipe that makes no valid spec.
+        """
+        return recipe_preset(config)
+
+    def checkpoint_fields(self) -> dict[str, Any]:
+        """What its checkpoints say of themselves besides the weights (:mod:`vidact.engine.checkpoint`):
+        ``input`` (the spec), ``classifier`` and ``backbone``."""
+        spec = self.input_spec(self.config)
+        return {
+            "input": None if spec is None else spec.to_dict(),
+            "classifier": self.produces_classifier,
+            "backbone": self.backbone_prefix,
+        }
+
+    @classmethod
+    def evaluate(cls, loaded: LoadedModel, data: str | os.PathLike, **options: Any) -> EvalResult:
+        """The multi-view test of a trained model of this task on ``data`` (``vidact eval``); ``options`` are
+        :func:`vidact.engine.evaluate.evaluate`'s.
+
+        Raises:
+            ConfigError: a task without an evaluation.
+        """
+        raise ConfigError(f"{loaded.source}: the {cls.name} task has no evaluation")
 
     # -- what the loop calls ------------------------------------------------------------------------------------
     @classmethod
@@ -148,13 +200,20 @@ class Task(ABC):
         """Forward and loss of one training batch. ``model`` runs under the run's precision."""
 
     @abstractmethod
-    def validation_step(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
-        """Per-sample outputs of one validation batch: equal-length [B, ...] tensors (run under autocast)."""
+    def validation_step(self, model: nn.Module, batch: Batch) -> dict[str, Tensor | list[Any]]:
+        """Per-sample outputs of one validation batch of B samples (run under autocast), by name. Each is either
+        a [B, ...] tensor (every sample's output of the same shape: logits [B, K], labels [B]) or a list of B
+        per-sample objects of any kind and size (tensors of different shapes, e.g. a variable number of
+        detected segments [S_i, 2] per video, dicts, numbers), picklable (gathered with
+        ``torch.distributed.all_gather_object`` across processes). Tensors in them are detached and moved to
+        the CPU by the loop."""
 
     @abstractmethod
-    def validation_metrics(self, outputs: dict[str, Tensor]) -> dict[str, Any]:
-        """Metrics of the whole validation set from its gathered outputs ([N, ...] each, in dataset order, on
-        the CPU). Holds at least ``val_metrics``; everything in it must be JSON-serialisable."""
+    def validation_metrics(self, outputs: dict[str, Tensor | list[Any]]) -> dict[str, Any]:
+        """Metrics of the whole validation set from its gathered outputs, in dataset order, on the CPU: an
+        [N, ...] tensor for each output :meth:`validation_step` returned as a tensor, a list of N per-sample
+        objects for each it returned as a list (whatever the number of processes). Holds at least
+        ``val_metrics``; everything in it must be JSON-serialisable."""
 
     def is_better(self, metrics: dict[str, Any], best: dict[str, Any] | None) -> bool:
         """Whether ``metrics`` beat the best epoch's (strictly; the first epoch always does)."""
@@ -257,6 +316,43 @@ def video_datasets(
     return train_set, val_set
 
 
+def recipe_of(config: Config | Mapping[str, Any], source: str = "recipe") -> Config:
+    """A recipe as its typed :class:`~vidact.engine.config.Config` (a checkpoint's ``config`` is a plain dict):
+    every key it lacks has its section's default, as in training.
+
+    Raises:
+        ConfigError: a key the schema does not know.
+    """
+    if isinstance(config, Config):
+        return config
+    return Config.from_dict(dict(config), source=source)
+
+
+def recipe_preset(config: Config | Mapping[str, Any]) -> Preset:
+    """The input a model was trained on, from its recipe (a checkpoint's ``config``): the ``data`` section's
+    ``clip_len``, ``stride``, ``short_side``, ``crop_size``, ``normalize`` (see
+    :func:`~vidact.engine.config.recipe_normalization`) and ``sampler``; the views of the ``eval`` section. A key the recipe lacks has its :class:`~vidact.engine.config.DataConfig`
+    (or :class:`~vidact.engine.config.EvalConfig`) default, as in training.
+
+    Raises:
+        ConfigError: an unknown normalisation, or ``pretrained`` without published weights.
+    """
+    cfg = recipe_of(config)
+    data, views = cfg.data, cfg.eval
+    mean, std = recipe_normalization(asdict(data), asdict(cfg.model)) or ((0.0,), (1.0,))
+    return Preset(
+        frames=int(data.clip_len),
+        frame_stride=int(data.stride),
+        sampler="segments" if data.sampler == "segments" else "clip",
+        short_side=int(data.short_side),
+        crop_size=int(data.crop_size),
+        mean=tuple(mean),
+        std=tuple(std),
+        num_clips=int(views.num_clips),
+        num_crops=int(views.num_crops),
+    )
+
+
 def build_network(model: ModelConfig, num_outputs: int) -> nn.Module:
     """The recipe's registry model with ``num_outputs`` outputs, ``model.kwargs`` checked against its builder's
     signature first, initialised from ``model.pretrained`` when set (weights of another class count leave their
@@ -292,26 +388,41 @@ def build_network(model: ModelConfig, num_outputs: int) -> nn.Module:
 def _pretrained(
     model: ModelConfig,
 ) -> tuple[Any, Callable[[dict[str, Tensor]], dict[str, Tensor]] | None, str]:
-    """``model.pretrained`` as (weights, converter, name): published weights by name (fetched into the cache,
-    read in their layout) or a file (in ``model.pretrained_layout``).
+    """``model.pretrained`` as (weights, converter, name), whatever it names
+    (:func:`~vidact.engine.refs.resolve_model_ref`): published weights (fetched into the cache, read in their
+    layout); a run or a vidact checkpoint (its ``backbone``: a pre-training run's encoder, its decoder left out
+    with a notice); or a weights file in ``model.pretrained_layout``.
 
     Raises:
         ConfigError: published weights of another model, or an unknown name.
-        CheckpointError: weights that cannot be downloaded or read.
+        CheckpointError: weights that cannot be found, downloaded or read.
     """
     from ...models import hub
     from ...models.converters import get_converter, read_layout
 
     name = str(model.pretrained)
-    if not hub.is_weights_name(name) or Path(name).exists():
-        return name, _pretrained_converter(model), name
-    published = hub.get_weights(name)
-    if published.card.name != model.name:
-        raise ConfigError(
-            f"model.pretrained: {name} are weights of {published.card.name}, not of {model.name}"
-        )
-    state = dict(read_layout(published.entry.layout, hub.fetch(published)))
-    return state, get_converter(published.card.family, published.entry.layout, model=model.name), name
+    try:
+        ref = resolve_model_ref(name)
+    except CheckpointError as e:
+        raise CheckpointError(f"model.pretrained: {e}") from None
+    except ConfigError as e:
+        raise ConfigError(f"model.pretrained: {e}") from None
+    if ref.kind == "weights":
+        published = hub.get_weights(name)
+        if published.card.name != model.name:
+            raise ConfigError(
+                f"model.pretrained: {name} are weights of {published.card.name}, not of {model.name}"
+            )
+        state = dict(read_layout(published.entry.layout, hub.fetch(published)))
+        return state, get_converter(published.card.family, published.entry.layout, model=model.name), name
+    path = resolve_checkpoint(ref.name)
+    raw = read_checkpoint(path)
+    if isinstance(raw, dict) and raw.get("format") == FORMAT:  # a vidact run: its backbone, in vidact's keys
+        state, notice = backbone_state(raw)
+        if notice is not None:
+            warnings.warn(f"{path}: {notice}", stacklevel=3)
+        return state, None, str(path)
+    return raw, _pretrained_converter(model), str(path)
 
 
 def _pretrained_converter(model: ModelConfig) -> Callable[[dict[str, Tensor]], dict[str, Tensor]] | None:

@@ -14,20 +14,27 @@ The recipe's ``task: classification`` (the default). Its run directory adds to t
 
 from __future__ import annotations
 
+import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
-from ...data.datasets import collate_clips
+from ...data.datasets import build_dataset, collate_clips
+from ...errors import ConfigError
+from ...models.loaded import LoadedModel
+from ..config import EvalConfig
 from ..metrics import classification_metrics
+from ..scoring import Average, EvalResult, evaluate_model, views_sampler
 from ..optim import mixup, soft_cross_entropy, soft_targets
 from ..report import save_confusion_matrix, save_per_class_accuracy
-from . import register_task
-from .base import Batch, StepOutput, Task, TaskData, build_network, video_datasets
+from .base import Batch, StepOutput, Task, TaskData, build_network, recipe_of, video_datasets
+from .registry import register_task
 
-__all__ = ["Classification"]
+__all__ = ["Classification", "evaluate_video", "eval_defaults"]
 
 
 @register_task
@@ -42,6 +49,11 @@ class Classification(Task):
     monitor = "top1"
     #: The batch entry the model reads.
     input_key: ClassVar[str] = "video"
+
+    @classmethod
+    def evaluate(cls, loaded: LoadedModel, data: str | os.PathLike, **options: Any) -> EvalResult:
+        """Clips x crops per video of a video dataset, scores averaged (:func:`evaluate_video`)."""
+        return evaluate_video(loaded, data, **options)
 
     def build_data(self, *, seed: int, validate: bool, progress: bool) -> TaskData:
         train_set, val_set = video_datasets(
@@ -93,3 +105,68 @@ class Classification(Task):
             title=f"Validation, epoch {best['epoch']}: top-1 {best['top1']:.3f} (rows normalised)",
         )
         save_per_class_accuracy(best["confusion_matrix"], self.classes, run_dir / "per_class_accuracy.csv")
+
+
+def eval_defaults(loaded: LoadedModel) -> dict[str, Any]:
+    """``vidact eval``'s defaults for a model: its run's ``eval`` section (split, views, batch size), or for
+    published weights their test protocol's views (:meth:`~vidact.data.inputs.InputSpec.test_views`) and
+    :class:`~vidact.engine.config.EvalConfig`'s split and batch size."""
+    if loaded.config is not None:
+        return asdict(recipe_of(loaded.config, source=loaded.source).eval)
+    views = loaded.spec.test_views()
+    return {**asdict(EvalConfig()), "num_clips": views.get("clips", 1), "num_crops": views.get("crops", 1)}
+
+
+def evaluate_video(
+    loaded: LoadedModel,
+    data: str | os.PathLike,
+    *,
+    split: str | None = None,
+    kind: str = "folder",
+    annotations: str | os.PathLike | None = None,
+    fold: int = 1,
+    num_clips: int | None = None,
+    num_crops: int | None = None,
+    average: Average = "softmax",
+    batch_size: int | None = None,
+    workers: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> EvalResult:
+    """Multi-view test of a video classifier on one split of a video dataset (``vidact eval``; see
+    :mod:`vidact.engine.evaluate`): ``num_clips`` x ``num_crops`` views per video made as its input spec says,
+    scores averaged as ``average`` says."""
+    preset = loaded.spec
+    recipe = eval_defaults(loaded)
+    split = recipe["split"] if split is None else split
+    num_clips = recipe["num_clips"] if num_clips is None else num_clips
+    num_crops = recipe["num_crops"] if num_crops is None else num_crops
+    if num_crops not in (1, 3):
+        raise ConfigError(f"the number of crops must be 1 or 3, got {num_crops}")
+    if num_clips < 1:
+        raise ConfigError(f"the number of clips must be at least 1, got {num_clips}")
+    dataset = build_dataset(
+        kind,
+        data,
+        split or None,
+        sampler=views_sampler(preset, num_clips),
+        annotations=annotations,
+        fold=fold,
+        transform=preset.eval_transform("center" if num_crops == 1 else "three"),
+        short_side=preset.decode_short_side,
+        progress=progress,
+    )
+    result = evaluate_model(
+        loaded.module,
+        dataset,
+        loaded.classes,
+        average=average,
+        batch_size=recipe["batch_size"] if batch_size is None else batch_size,
+        workers=workers,
+        device=device,
+        progress=progress,
+        source=os.fspath(data),
+    )
+    result.checkpoint, result.data, result.split = loaded.source, os.fspath(data), split or None
+    return result
+

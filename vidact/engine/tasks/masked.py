@@ -13,7 +13,9 @@ Validation hides the same cells of a sample in every epoch and on any number of 
 and the sample's index) and reports ``mse``, ``baseline_mse`` (filling each hidden pixel with its clip's mean
 visible colour) and ``explained`` = 1 - mse / baseline_mse: above 0 the network has learned more than the clip's
 average colour. The best epoch has the lowest validation ``mse``. Checkpoints hold the whole network (``encoder.``
-and ``decoder.``); they are not classifiers, so ``vidact eval`` and ``predict`` refuse them.
+and ``decoder.``); they are not classifiers, so ``vidact eval`` and ``predict`` refuse them. They seed fine-tuning:
+a classification recipe with ``model.pretrained: RUN`` (the same registry model) loads the encoder, the decoder
+left out with a one-line notice.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from torch import Tensor, nn
 
 from ...data.datasets import collate_clips
 from ...errors import ConfigError
+from ...models.contract import feature_map
 from ..config import Config
-from . import register_task
 from .base import Batch, StepOutput, Task, TaskData, build_network, per_sample_generator, video_datasets
+from .registry import register_task
 
 __all__ = ["MaskedReconstruction", "MaskedVideoModel", "expand_mask"]
 
@@ -60,7 +63,7 @@ class MaskedVideoModel(nn.Module):
 
     def forward(self, clips: Tensor, mask: Tensor) -> Tensor:
         visible = clips * ~expand_mask(mask, self.tubelet)
-        cells = self.decoder(self.encoder.forward_features(visible))
+        cells = self.decoder(feature_map(self.encoder, visible))  # SlowFast: its pathways fused
         b, _, tc, hc, wc = cells.shape
         t, h, w = self.tubelet
         pixels = cells.reshape(b, 3, t, h, w, tc, hc, wc).permute(0, 1, 5, 2, 6, 3, 7, 4)
@@ -77,6 +80,8 @@ class MaskedReconstruction(Task):
     val_metrics = ("mse", "baseline_mse", "explained")
     monitor = "mse"
     higher_is_better = False
+    produces_classifier = False  # its checkpoints reconstruct pixels: nothing to evaluate or predict
+    backbone_prefix = "encoder."  # what seeds fine-tuning (model.pretrained: RUN): the encoder, not the decoder
 
     def __init__(self, config: Config, mask_ratio: float = 0.75):
         super().__init__(config)
@@ -101,7 +106,7 @@ class MaskedReconstruction(Task):
         shape = (data.clip_len, data.crop_size, data.crop_size)
         with torch.no_grad():
             encoder.eval()  # a probe of the output shape must not move batch-norm statistics
-            features = encoder.forward_features(torch.zeros(1, 3, *shape))
+            features = feature_map(encoder, torch.zeros(1, 3, *shape))
             encoder.train()
         if features.dim() != 5 or any(
             size % cells for size, cells in zip(shape, features.shape[2:], strict=True)

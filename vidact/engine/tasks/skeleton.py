@@ -44,12 +44,13 @@ from ...data.skeleton.layouts import LAYOUTS, Layout
 from ...data.skeleton.presets import SkeletonPreset
 from ...errors import ConfigError, DatasetError
 from ...models import get_builder, model_card
-from ..config import Config, DataConfig, EvalConfig
-from ..evaluate import Average, EvalResult, average_views, match_classes
+from ...models.loaded import LoadedModel
+from ..config import Config
 from ..metrics import classification_metrics
-from . import register_task
-from .base import TaskData
-from .classification import Classification
+from ..scoring import Average, EvalResult, average_views, match_classes
+from .base import TaskData, recipe_of
+from .classification import Classification, eval_defaults
+from .registry import register_task
 
 __all__ = ["SkeletonClassification", "skeleton_preset", "skeleton_datasets", "evaluate_skeleton"]
 
@@ -57,8 +58,8 @@ __all__ = ["SkeletonClassification", "skeleton_preset", "skeleton_datasets", "ev
 _PRESET_OPTIONS = ("persons", "coords", "sampler", "pad_to", "center", "center_joint")
 
 
-def skeleton_preset(config: Mapping[str, Any]) -> SkeletonPreset:
-    """The input of a skeleton run, from its recipe (a :meth:`Config.to_dict`, or a checkpoint's ``config``).
+def skeleton_preset(config: Config | Mapping[str, Any]) -> SkeletonPreset:
+    """The input of a skeleton run, from its recipe (a :class:`Config`, or a checkpoint's ``config``).
 
     The model card's preset, with the layout and channels of the model as the recipe builds it (its
     ``layout`` and ``in_channels``: ``model.kwargs``, else the builder's defaults), ``data.clip_len`` frames,
@@ -67,8 +68,8 @@ def skeleton_preset(config: Mapping[str, Any]) -> SkeletonPreset:
     Raises:
         ConfigError: a model that is not a skeleton model, or options that make no valid preset.
     """
-    model = config.get("model") or {}
-    name = str(model.get("name"))
+    cfg = recipe_of(config)
+    name = cfg.model.name
     card = model_card(name)
     if card.modality != "skeleton":
         raise ConfigError(f"task skeleton: {name} is a {card.modality} model; choose a skeleton model")
@@ -76,20 +77,18 @@ def skeleton_preset(config: Mapping[str, Any]) -> SkeletonPreset:
     arguments = {
         key: param.default for key, param in signature.parameters.items() if param.default is not param.empty
     }
-    arguments.update(model.get("kwargs") or {})
+    arguments.update(cfg.model.kwargs)
     base = card.preset or SkeletonPreset(
         layout=_input_layout(arguments.get("layout", "ntu25")), frames=card.frames
     )
-    data = {**asdict(DataConfig()), **(config.get("data") or {})}
-    views = {**asdict(EvalConfig()), **(config.get("eval") or {})}
-    options = (config.get("task") or {}).get("kwargs") or {}
+    options = cfg.task.kwargs
     try:
         return replace(
             base,
             layout=_input_layout(arguments.get("layout", base.layout)),
             channels=int(arguments.get("in_channels", base.channels)),
-            frames=int(data["clip_len"]),
-            num_clips=int(views["num_clips"]),
+            frames=int(cfg.data.clip_len),
+            num_clips=int(cfg.eval.num_clips),
             **{key: options[key] for key in _PRESET_OPTIONS if options.get(key) is not None},
         )
     except (TypeError, ValueError) as e:
@@ -106,7 +105,7 @@ def _input_layout(layout: str | Layout) -> str:
 
 
 def skeleton_datasets(
-    config: Mapping[str, Any], seed: int, validate: bool
+    config: Config | Mapping[str, Any], seed: int, validate: bool
 ) -> tuple[SkeletonDataset, SkeletonDataset | None]:
     """The recipe's training set, and its validation set (one view per sequence) when ``validate`` and
     ``data.val_split`` is set.
@@ -115,27 +114,28 @@ def skeleton_datasets(
         ConfigError: no annotation file given.
         DatasetError: an unreadable file, a missing split, or validation classes that differ.
     """
-    data = {**asdict(DataConfig()), **(config.get("data") or {})}
-    source = data["annotations"] or data["root"]
+    cfg = recipe_of(config)
+    data = cfg.data
+    source = data.annotations or data.root
     if not source:
         raise ConfigError("task skeleton: set data.annotations (or data.root) to the annotation pickle")
-    options = (config.get("task") or {}).get("kwargs") or {}
-    preset = skeleton_preset(config)
-    common = {"classes": data["classes"], "seed": seed}
+    options = cfg.task.kwargs
+    preset = skeleton_preset(cfg)
+    common = {"classes": data.classes, "seed": seed}
     train_set = SkeletonDataset(
         source,
-        data["train_split"],
+        data.train_split,
         preset=preset,
         train=True,
         rotate=float(options.get("rotate", 0.0)),
         scale=float(options.get("scale", 0.0)),
         **common,
     )
-    if not validate or data["val_split"] is None:
+    if not validate or data.val_split is None:
         return train_set, None
     val_set = SkeletonDataset(
-        data["val_annotations"] or source,
-        data["val_split"],
+        data.val_annotations or source,
+        data.val_split,
         preset=replace(preset, num_clips=1),
         train=False,
         **common,
@@ -158,8 +158,19 @@ class SkeletonClassification(Classification):
     """
 
     name = "skeleton"
+    modality = "skeleton"
     input_key = "joints"
     clip_keys = ()  # joints [B, M, T, V, C] are not clips: no channels-last layout
+
+    @classmethod
+    def input_spec(cls, config: Config) -> SkeletonPreset:
+        """The run's :class:`SkeletonPreset` (:func:`skeleton_preset`)."""
+        return skeleton_preset(config)
+
+    @classmethod
+    def evaluate(cls, loaded: LoadedModel, data: str | os.PathLike, **options: Any) -> EvalResult:
+        """Views per sequence of an annotation file, scores averaged (:func:`evaluate_skeleton`)."""
+        return evaluate_skeleton(loaded, data, **options)
 
     def __init__(
         self,
@@ -179,12 +190,12 @@ class SkeletonClassification(Classification):
             raise ConfigError(f"task.kwargs: need rotate >= 0 and 0 <= scale < 1, got {rotate} and {scale}")
         # The preset reads persons, coords, sampler, pad_to and the centring from the recipe (as evaluation and
         # prediction do, from a checkpoint's): a wrong model or option fails here, before any data is read.
-        self.preset = skeleton_preset(config.to_dict())
+        self.preset = skeleton_preset(config)
         if (rotate or scale) and self.preset.channels != 3:
             raise ConfigError("task.kwargs: rotate and scale augment 3D joints; the model reads 2D ones")
 
     def build_data(self, *, seed: int, validate: bool, progress: bool) -> TaskData:
-        train_set, val_set = skeleton_datasets(self.config.to_dict(), seed, validate)
+        train_set, val_set = skeleton_datasets(self.config, seed, validate)
         if val_set is not None and val_set.classes != train_set.classes:
             raise ConfigError(
                 f"task skeleton: the validation split has classes {val_set.classes}, the training split "
@@ -200,20 +211,23 @@ class SkeletonClassification(Classification):
 
 
 def evaluate_skeleton(
-    model: nn.Module,
-    config: Mapping[str, Any],
-    classes: list[str],
+    loaded: LoadedModel,
     data: str | os.PathLike,
     *,
     split: str | None = None,
+    annotations: str | os.PathLike | None = None,
     num_clips: int | None = None,
+    num_crops: int | None = None,
     average: Average = "softmax",
     batch_size: int | None = None,
     workers: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    kind: str | None = None,
+    fold: int | None = None,
 ) -> EvalResult:
-    """Multi-view test of a skeleton run's model on one split of an annotation file (``vidact eval``).
+    """Multi-view test of a skeleton model (a run's, or published weights) on one split of an annotation file
+    (``vidact eval``).
 
     Each sequence gives ``num_clips`` views (the :func:`~vidact.data.skeleton.transforms.uniform_sample_indices`
     test clips, fixed per sequence length; one for the ``pad`` sampler), made as in training (the recipe's
@@ -221,12 +235,14 @@ def evaluate_skeleton(
     (:func:`~vidact.engine.evaluate.average_views`). Classes are matched to the model's by name.
 
     Args:
-        model: the run's model (joints [N, M, T, V, C] -> logits [N, K]).
-        config: the run's recipe (the checkpoint's ``config``).
-        classes: the model's K class names.
+        loaded: the model (joints [N, M, T, V, C] -> logits [N, K]) with its skeleton preset and K class names
+            (a run's recipe gives the defaults below and its label map).
         data: the annotation pickle, or a folder holding ``annotations.pkl``.
         split: the split (default the recipe's ``eval.split``; ``""``: every record).
-        num_clips: views per sequence (default the recipe's ``eval.num_clips``).
+        annotations: the annotation pickle, when given instead of ``data``.
+        num_clips: views per sequence (default the recipe's ``eval.num_clips``, or the preset's).
+        num_crops: ``None`` or 1 (a skeleton has no crops).
+        kind, fold: video dataset options; not read.
         average, batch_size, workers, device, progress: as :func:`~vidact.engine.evaluate.evaluate_model`
             (``batch_size``: sequences per forward pass, default the recipe's ``eval.batch_size``).
 
@@ -236,27 +252,31 @@ def evaluate_skeleton(
     Raises:
         ConfigError, DatasetError: an unreadable file, a missing split, classes the model lacks.
     """
-    views = {**asdict(EvalConfig()), **(config.get("eval") or {})}
+    if num_crops not in (None, 1):
+        raise ConfigError(f"a skeleton model has no crops; got {num_crops}")
+    data = annotations or data  # the annotation pickle: kind and fold (video layouts) are not read
+    views = eval_defaults(loaded)
     split = views["split"] if split is None else split
     num_clips = int(views["num_clips"] if num_clips is None else num_clips)
     if num_clips < 1:
         raise ConfigError(f"the number of clips must be at least 1, got {num_clips}")
-    preset = skeleton_preset(config)
+    preset = loaded.spec
     if preset.sampler == "pad":
         num_clips = 1  # one view: the first frames
-    data_cfg = {**asdict(DataConfig()), **(config.get("data") or {})}
+    classes = loaded.classes
+    label_map_file = None if loaded.config is None else recipe_of(loaded.config).data.classes
     dataset = SkeletonDataset(
         data,
         split or None,
         preset=replace(preset, num_clips=num_clips),
         train=False,
-        classes=data_cfg["classes"],
+        classes=label_map_file,
     )
     if not len(dataset):
         raise DatasetError(f"{os.fspath(data)}: split {split!r} holds no sequences")
     label_map = match_classes(dataset.classes, dataset.labels, classes, os.fspath(data))
     device = torch.device(device)
-    model = model.to(device).eval()
+    model = loaded.module.to(device).eval()
     loader = DataLoader(
         dataset,
         batch_size=int(views["batch_size"] if batch_size is None else batch_size),
@@ -288,4 +308,5 @@ def evaluate_skeleton(
         average=average,
         split=split or None,
         data=os.fspath(data),
+        checkpoint=loaded.source,
     )

@@ -120,8 +120,8 @@ def ensure_shared_weights(data: str | os.PathLike) -> list[str]:
 
 def _overlay(clip: RealClip, prediction: Any, path: Path, count: int = 3) -> None:
     """Three frames where the pose was found, with the skeleton drawn (the layout MediaPipe gave)."""
+    from ..infer.plot import plot_pose_overlay
     from ..io import VideoReader
-    from .plot import plot_pose_overlay
 
     pose = prediction.pose
     found = np.asarray(pose["found"])  # [M, T]
@@ -172,10 +172,10 @@ def run_real_clips(
     Raises:
         ConfigError: MediaPipe is not installed, or neither model's weights can be had.
     """
-    from ..extract._mediapipe import import_mediapipe
-    from .plot import plot_timeline
-    from .predict import load_predictor
-    from .skeleton import predict_skeleton
+    from ..infer.plot import plot_timeline
+    from ..infer.predict import load_predictor
+    from ..infer.skeleton import predict_skeleton
+    from ..pose import import_mediapipe
 
     import_mediapipe()  # the one-line install hint, before any work
     out = Path(out)

@@ -1,4 +1,4 @@
-"""``vidact demo``: the computer learns to tell raising a hand from lowering it.
+"""``vidact demo``'s run: the computer learns to tell raising a hand from lowering it.
 
 The demo makes the field's first lesson measurable, end to end, on a laptop CPU in a few minutes:
 
@@ -11,9 +11,10 @@ The demo makes the field's first lesson measurable, end to end, on a laptop CPU 
    comparison: on scene-biased data both do well; on temporal pairs the per-frame model finds the pair but
    guesses the direction (about half right), while the temporal model gets it;
 4. it writes ``results.json`` (``{"<dataset>": {"<model>": {"top1": ..., "mean_class_acc": ...}}}``) and a
-   self-contained ``report.html`` with the table, the confusion matrices on the temporal pairs, and the
-   "flicker" chart: frame by frame, the per-frame model's belief for one raising and one lowering clip swings
-   with whatever pose is on screen, next to the temporal model's one stable answer.
+   self-contained ``report.html`` (:mod:`~vidact.demo.report`) with the table, the confusion matrices on the
+   temporal pairs, and the "flicker" chart (:mod:`~vidact.demo.flicker`): frame by frame, the per-frame
+   model's belief for one raising and one lowering clip swings with whatever pose is on screen, next to the
+   temporal model's one stable answer.
 
 Waving vs pointing, the textbook example, cannot be a time-reversed pair (a wave played backwards is still a
 wave); raising vs lowering a hand is the stick-figure pair here, and the arm passes through the pointing pose on
@@ -22,9 +23,6 @@ its way up.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import os
 import shutil
 import time
@@ -33,16 +31,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ._atomic import write_bytes, write_json, write_text
-from .data.synth import TEMPORAL_PAIRS, clip_rng, render_clip, synthesize
-from .errors import ConfigError
+from .._atomic import write_bytes, write_json, write_text
+from ..data.synth import synthesize
+from ..errors import ConfigError
+from .flicker import flicker_pair
+from .report import DATASETS, flicker_chart, report_html
 
-__all__ = ["DemoPreset", "PRESETS", "run_demo"]
+__all__ = ["DemoPreset", "PRESETS", "MODEL_RECIPES", "run_demo", "default_real_data", "comparison_rows"]
 
 _MARKER = ".vidact-demo"
-DATASETS = ("scene", "temporal")
 MODELS = ("per_frame", "temporal")
 
 
@@ -53,6 +51,7 @@ class DemoPreset:
     Attributes:
         size: frame size of the synthetic videos (pixels, square).
         frames: frames per video.
+        fps: their frame rate.
         pairs: the temporal pairs (:data:`vidact.data.synth.TEMPORAL_PAIRS`) in the temporal dataset.
         temporal_videos, scene_videos: videos per class and split.
         epochs: training epochs per (dataset, model).
@@ -63,6 +62,7 @@ class DemoPreset:
 
     size: int = 32
     frames: int = 16
+    fps: float = 8.0
     pairs: tuple[str, ...] = ("raise", "slide", "lid", "approach", "lift")
     temporal_videos: dict[str, int] = field(default_factory=lambda: {"train": 300, "val": 10, "test": 25})
     scene_videos: dict[str, int] = field(default_factory=lambda: {"train": 60, "val": 10, "test": 25})
@@ -77,7 +77,7 @@ class DemoPreset:
     batch_size: int = 16
     lr: float = 3e-3
     #: The real clips of the "real video" section (file names; ``None``: every clip with a person in it,
-    #: :func:`vidact.infer.showcase.find_real_clips`).
+    #: :func:`vidact.demo.showcase.find_real_clips`).
     real_clips: tuple[str, ...] | None = None
 
 
@@ -179,10 +179,10 @@ def run_demo(
         progress: progress bars.
         log: where one-line progress messages go.
     """
-    from .engine.config import Config
-    from .engine.evaluate import evaluate
-    from .engine.report import save_confusion_matrix
-    from .engine.train import train
+    from ..engine.config import Config
+    from ..engine.evaluate import evaluate
+    from ..engine.report import save_confusion_matrix
+    from ..engine.train import train
 
     if isinstance(preset, str):
         if preset not in PRESETS:
@@ -205,6 +205,7 @@ def run_demo(
             videos_per_class=preset.temporal_videos,
             size=preset.size,
             frames=preset.frames,
+            fps=preset.fps,
             pairs=list(preset.pairs),
             seed=seed,
             progress=progress,
@@ -215,6 +216,7 @@ def run_demo(
             videos_per_class=preset.scene_videos,
             size=preset.size,
             frames=preset.frames,
+            fps=preset.fps,
             seed=seed,
             progress=progress,
         ),
@@ -265,8 +267,18 @@ def run_demo(
             title=f"{model.replace('_', '-')} model, temporal pairs (test, rows normalised)",
         )
         figures[f"confusion_{model}"] = path.read_bytes()
-    flicker = _flicker(out, runs["temporal", "per_frame"], runs["temporal", "temporal"], preset, seed)
-    figures["flicker"] = flicker["png"]
+    clips = flicker_pair(
+        runs["temporal", "per_frame"],
+        runs["temporal", "temporal"],
+        preset.pairs[0],
+        out / "flicker",
+        size=preset.size,
+        frames=preset.frames,
+        fps=preset.fps,
+        seed=seed,
+    )
+    figures["flicker"] = flicker_chart(clips)
+    write_bytes(out / "flicker" / "flicker.png", figures["flicker"])
 
     summary = {
         "preset": preset_name,
@@ -276,11 +288,14 @@ def run_demo(
         "pair_chance": 0.5,
         "seconds": round(time.perf_counter() - started, 1),
         "timings": {k: round(v, 1) for k, v in timings.items()},
-        "flicker": flicker["summary"],
+        "flicker": {
+            clip.name: {"per_frame": clip.per_frame.to_json(), "temporal": clip.temporal.to_json()}
+            for clip in clips
+        },
     }
     payload = {**results, "_about": summary, "real_video": real}
     write_json(payload, out / "results.json")
-    write_text(out / "report.html", _report_html(results, summary, figures, real, out))
+    write_text(out / "report.html", report_html(results, summary, figures, real, out))
     return payload
 
 
@@ -294,13 +309,13 @@ def default_real_data() -> Path | None:
 def _real_video(
     out: Path, preset: DemoPreset, real_data: str | os.PathLike | None | bool, progress: bool, log
 ) -> dict[str, Any]:
-    """Real clips through the real skeleton models (:mod:`vidact.infer.showcase`), or why not."""
+    """Real clips through the real skeleton models (:mod:`vidact.demo.showcase`), or why not."""
     if real_data is True:
         real_data = default_real_data()
     if real_data in (None, False):
         log("      real video: skipped (no real clips here; set VIDACT_REAL_DATA to a folder with videos/)")
         return {"skipped": "no real clips"}
-    from .infer.showcase import find_real_clips, run_real_clips
+    from .showcase import find_real_clips, run_real_clips
 
     clips = find_real_clips(real_data)
     if preset.real_clips is not None:
@@ -327,95 +342,6 @@ def _pair_metrics(ev: Any, partners: dict[str, str]) -> dict[str, float]:
     }
 
 
-def _flicker(out: Path, per_frame_run: Path, temporal_run: Path, preset: DemoPreset, seed: int) -> dict:
-    """Per-frame beliefs of the per-frame model vs the temporal model's clip-level answer, for one test clip of
-    each class of the preset's first pair (raising vs lowering a hand by default), drawn from the same random
-    state, so one is the other played backwards."""
-    from matplotlib.figure import Figure
-
-    from .data.transforms import eval_transform
-    from .engine.checkpoint import load_model
-
-    forward_name, backward_name = TEMPORAL_PAIRS[preset.pairs[0]]
-    per_frame, pf_info = load_model(per_frame_run)
-    temporal, tm_info = load_model(temporal_run)
-    classes = pf_info.classes
-    transform = eval_transform(size=preset.size, short_side=preset.size, crop="center", normalize="imagenet")
-    clips = {}
-    for name in (forward_name, backward_name):
-        # both clips come from the forward class's generator at the same index: the second is the first reversed
-        frames = render_clip(
-            "temporal", name, clip_rng(seed, "test", forward_name, 0), size=preset.size, frames=preset.frames
-        )
-        clips[name] = frames
-    out_dir = out / "flicker"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    figure = Figure(figsize=(11, 6.5), layout="constrained")
-    grid = figure.add_gridspec(3, 2, height_ratios=[1, 3, 0.5])
-    summary = {}
-    for col, (name, frames) in enumerate(clips.items()):
-        x = transform(torch.from_numpy(frames))[None]  # [1, 3, T, h, w]
-        with torch.inference_mode():
-            frame_probs = per_frame.forward_frames(x).softmax(-1)[0].numpy()  # [T, K]
-            clip_probs = temporal(x).softmax(-1)[0].numpy()  # [K]
-            pf_clip = per_frame(x).softmax(-1)[0].numpy()
-        strip = figure.add_subplot(grid[0, col])
-        strip.imshow(np.concatenate(list(frames[:: max(1, len(frames) // 8)]), axis=1))
-        strip.set_axis_off()
-        strip.set_title(f"test clip: {name.replace('_', ' ')}", loc="left")
-        ax = figure.add_subplot(grid[1, col])
-        times = np.arange(len(frames))
-        for cls, color in ((forward_name, "tab:blue"), (backward_name, "tab:orange")):
-            k = classes.index(cls)
-            ax.plot(
-                times,
-                frame_probs[:, k],
-                color=color,
-                marker="o",
-                markersize=3,
-                linewidth=1,
-                label=f"per-frame model, each frame: P({cls})",
-            )
-            kt = tm_info.classes.index(cls)
-            ax.axhline(
-                clip_probs[kt],
-                color=color,
-                linewidth=3,
-                alpha=0.6,
-                label=f"temporal model, whole clip: P({cls}) = {clip_probs[kt]:.2f}",
-            )
-        ax.set(ylim=(0, 1), xlabel="frame", ylabel="probability")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="x-small", loc="upper left")
-        summary[name] = {
-            "per_frame_frame_probs": {
-                c: frame_probs[:, classes.index(c)].round(3).tolist() for c in (forward_name, backward_name)
-            },
-            "per_frame_clip_top": classes[int(pf_clip.argmax())],
-            "temporal_clip_probs": {
-                c: round(float(clip_probs[tm_info.classes.index(c)]), 3)
-                for c in (forward_name, backward_name)
-            },
-            "temporal_clip_top": tm_info.classes[int(clip_probs.argmax())],
-        }
-    note = figure.add_subplot(grid[2, :])
-    note.set_axis_off()
-    note.text(
-        0.0,
-        0.9,
-        "The two clips hold the same frames in opposite order. The per-frame model can only "
-        "judge poses: its belief swings frame by frame\nand its clip average is the same for both. The "
-        "temporal model sees the order, and answers once, differently for each.",
-        va="top",
-        fontsize=10,
-    )
-    path = out_dir / "flicker.png"
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    write_bytes(path, buffer.getvalue())
-    return {"png": buffer.getvalue(), "summary": summary}
-
-
 def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(dataset, per-frame top-1, temporal top-1, gap) rows of the seed's comparison table."""
     rows = []
@@ -423,104 +349,3 @@ def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         pf, tm = results[dataset]["per_frame"]["top1"], results[dataset]["temporal"]["top1"]
         rows.append((dataset, f"{pf:.1%}", f"{tm:.1%}", f"{tm - pf:+.1%}"))
     return rows
-
-
-def _img(png: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-
-
-def _real_html(real: dict[str, Any], out: Path) -> str:
-    """The report's "real video" section: per clip, what the model says, the pose overlay and the timeline."""
-    if "clips" not in real:
-        return f"<h2>Real video</h2><p>Skipped: {html.escape(real.get('skipped', ''))}</p>"
-    parts = [
-        "<h2>Real video: real people, real skeleton models, no training</h2>",
-        "<p>MediaPipe finds the body (or the hands) in each real clip; the pose goes to a published skeleton "
-        "model: <code>efficientgcn_b0.ntu60</code> (NTU RGB+D's 60 daily actions, from MediaPipe landmarks "
-        "placed in a Kinect camera) for bodies, <code>stgcnpp_hand.hagrid</code> (HaGRID's hand gestures) for "
-        "the signing hands. Only the NTU clip's action is one the model was trained on (its performer P001 is a "
-        "training subject: the model saw this clip's Kinect skeleton, never a MediaPipe one); for the others "
-        "this is what the models say, not an accuracy.</p>",
-        "<table><tr><th>clip</th><th>its label</th><th>model</th><th>top 3</th><th>pose found</th></tr>",
-    ]
-    for row in real["clips"]:
-        says = ", ".join(f"{html.escape(t['label'])} {t['score']:.2f}" for t in row["top"][:3])
-        parts.append(
-            f"<tr><td>{html.escape(Path(row['video']).name)}</td><td>{html.escape(row['truth'] or '-')}</td>"
-            f"<td>{html.escape(row['model'])}</td><td>{says}</td><td>{row['found_fraction']:.0%}</td></tr>"
-        )
-    parts.append("</table>")
-    for failure in real.get("failures", []):
-        parts.append(f"<p>failed: {html.escape(failure['video'])}: {html.escape(failure['error'])}</p>")
-    shown = [r for r in real["clips"] if r["dataset"] in ("ntu", "kinetics")][:3]
-    shown += [r for r in real["clips"] if r["dataset"] == "asl"][:1]
-    for row in shown:
-        name = html.escape(Path(row["video"]).name)
-        parts.append(f"<h3>{name}: {html.escape(row['top'][0]['label'])} ({row['top'][0]['score']:.2f})</h3>")
-        for key, alt in (("overlay", "pose overlay"), ("timeline_png", "timeline")):
-            png = out / "real" / row[key]
-            if png.is_file():
-                parts.append(_img(png.read_bytes(), f"{name} {alt}"))
-    return "\n".join(parts)
-
-
-def _report_html(
-    results: dict[str, Any],
-    summary: dict[str, Any],
-    figures: dict[str, bytes],
-    real: dict[str, Any] | None = None,
-    out: Path | None = None,
-) -> str:
-    names = {
-        "scene": "scene-biased (one frame is enough)",
-        "temporal": "temporal pairs (time-reversed classes)",
-    }
-    rows = []
-    for dataset in DATASETS:
-        r = results[dataset]
-        pf, tm = r["per_frame"], r["temporal"]
-        extra = ""
-        if dataset == "temporal":
-            extra = (
-                f"<td>{pf['pair_acc']:.1%} / {pf['direction_acc_within_pair']:.1%}</td>"
-                f"<td>{tm['pair_acc']:.1%} / {tm['direction_acc_within_pair']:.1%}</td>"
-            )
-        else:
-            extra = "<td>-</td><td>-</td>"
-        rows.append(
-            f"<tr><td>{names[dataset]}</td><td>{len(summary['classes'][dataset])}</td>"
-            f"<td>{summary['chance'][dataset]:.1%}</td>"
-            f"<td><b>{pf['top1']:.1%}</b> ({pf['mean_class_acc']:.1%})</td>"
-            f"<td><b>{tm['top1']:.1%}</b> ({tm['mean_class_acc']:.1%})</td>"
-            f"<td>{tm['top1'] - pf['top1']:+.1%}</td>{extra}</tr>"
-        )
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}img{max-width:100%}.pair{display:flex;gap:1em}"
-        ".pair img{width:50%}"
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>vidact demo: per-frame vs temporal</title>
-<style>{style}</style></head><body>
-<h1>Can a computer tell raising a hand from lowering it?</h1>
-<p>Two synthetic datasets, two models, test-set accuracy (top-1, mean class accuracy in brackets).
-In the temporal-pairs set every class has a partner whose clips are its own played backwards, so a model
-that looks at frames without their order can find the pair but can only guess the direction: its ceiling is
-about half right (pair chance 50%). Preset <code>{html.escape(summary["preset"])}</code>, seed {summary["seed"]},
-{summary["seconds"]:.0f} s in all.</p>
-<table><tr><th>dataset</th><th>classes</th><th>chance</th><th>per-frame (ResNet-18, 8 frames averaged)</th>
-<th>temporal (Simple3D, 16 frames)</th><th>gap</th><th>per-frame: right pair / right direction</th>
-<th>temporal: right pair / right direction</th></tr>
-{"".join(rows)}</table>
-<h2>Frame by frame: the per-frame model flickers, the temporal model answers once</h2>
-{_img(figures["flicker"], "flicker chart")}
-<h2>Confusion matrices on the temporal pairs (test split)</h2>
-<div class="pair">{_img(figures["confusion_per_frame"], "per-frame confusion")}
-{_img(figures["confusion_temporal"], "temporal confusion")}</div>
-<p>The per-frame model's errors sit in 2x2 blocks on the diagonal: it confuses each class with its
-time-reversed partner and nothing else.</p>
-<p>Classes: {html.escape(", ".join(summary["classes"]["temporal"]))}.</p>
-{_real_html(real, out) if real is not None and out is not None else ""}
-</body></html>
-"""
