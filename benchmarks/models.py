@@ -9,7 +9,7 @@ Measured, for each model at its model card's input size (``--quick``: half the h
 
 clips/s     at each of ``--batch-sizes`` (models above ``--heavy-gmacs`` per clip at batch 1 only), eager float32
             (the model as built, called under ``torch.inference_mode``) and the fast path
-            (:func:`vidact.infer.fast.optimize_for_inference`: BatchNorms folded, channels-last, bfloat16 weights
+            (:func:`vidact.engine.fast.optimize_for_inference`: BatchNorms folded, channels-last, bfloat16 weights
             and autocast; ``--compile`` adds it compiled with TorchInductor). Median over ``--repeats`` rounds
             (``--repeats-batched`` above batch 1) after ``--warmup`` calls. The variants are interleaved, round
             by round in alternating order, so that the load of a shared machine drifts through all of them
@@ -53,7 +53,7 @@ import torch
 from torch import nn
 
 from vidact.data.synth import SCENE_CLASSES, TEMPORAL_CLASSES, clip_rng, render_clip
-from vidact.infer.fast import optimize_for_inference
+from vidact.engine.fast import optimize_for_inference
 from vidact.io import VideoReader
 from vidact.models import build_model, model_card
 from vidact.models.profile import count_macs, count_params

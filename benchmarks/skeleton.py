@@ -7,7 +7,7 @@ MediaPipe pose extraction on real clips, decode included.
 Models: at PYSKL's benchmark input, batch 16 x 2 persons x 100 frames x 25 joints x 3 coordinates (PYSKL reports
 13.8 samples/s for ST-GCN on an i7-11800H laptop CPU), randomly initialised (seed 0), in eval mode under
 ``torch.inference_mode``, with all of torch's threads: ``eager`` (float32) and ``fast``
-(:func:`vidact.infer.fast.optimize_for_inference`: folded BatchNorms, bfloat16 compute). The fast path's
+(:func:`vidact.engine.fast.optimize_for_inference`: folded BatchNorms, bfloat16 compute). The fast path's
 logits are compared with eager's (largest difference relative to the largest logit). Each timing is the median
 of ``--repeats`` runs of ``--iters`` batches after one warm-up batch.
 
@@ -63,7 +63,7 @@ def _time(fn, x: torch.Tensor, iters: int, repeats: int) -> float:
 
 
 def bench_models(batch: int, persons: int, frames: int, iters: int, repeats: int) -> list[dict]:
-    from vidact.infer.fast import optimize_for_inference
+    from vidact.engine.fast import optimize_for_inference
     from vidact.models import build_model, model_card
 
     rows = []

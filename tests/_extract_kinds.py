@@ -31,3 +31,18 @@ class FileFacts:
             "size": np.array([Path(video).stat().st_size], dtype=np.int64),
             "pid": np.array([os.getpid()], dtype=np.int64),
         }
+
+
+@dataclass(frozen=True)
+class BigOne:
+    """Values 0, 1, ... as float64: one per video, and 8192 (64 KiB) for the video whose file name without
+    extension is ``big``."""
+
+    big: str = ""
+    name: ClassVar[str] = "big_one"
+
+    def params(self) -> dict[str, Any]:
+        return {"big": self.big}
+
+    def __call__(self, video: str) -> dict[str, np.ndarray]:
+        return {"values": np.arange(8192.0 if Path(video).stem == self.big else 1.0)}

@@ -91,6 +91,28 @@ def test_model_card() -> None:
     assert card.weights == () and "Caffe" in card.notes  # the Sports-1M weights exist only for Caffe
 
 
+def test_features_are_pool5_and_fc6_fc7_are_the_head() -> None:
+    """num_features is pool5's 512 channels; fc6 and fc7 are the head's hidden layers, whose 4096 outputs
+    (``head_hidden_size``) are the pre-logits and what a model without classes returns."""
+    torch.manual_seed(0)
+    model = build_model("c3d", num_classes=5).eval()
+    x = torch.randn(2, 3, 16, 32, 32)
+    with torch.no_grad():
+        features = model.forward_features(x)
+        hidden = model.forward_head(features, pre_logits=True)
+        fc7 = model.relu(model.fc7(model.relu(model.fc6(model.resize(features).flatten(1)))))
+        torch.testing.assert_close(hidden, fc7, rtol=0, atol=0)
+        torch.testing.assert_close(model(x), model.fc8(fc7))
+        temporal = model.forward_temporal(x)
+    assert (model.num_features, model.head_hidden_size) == (512, 4096) == (features.shape[1], hidden.shape[1])
+    assert temporal.shape == (2, 1, 512)
+    model.reset_classifier(7)
+    assert (model.fc8.in_features, model.fc8.out_features) == (4096, 7)
+    model.reset_classifier(0)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), fc7, rtol=0, atol=0)
+
+
 def test_batch_norm_variant_normalises_every_convolution() -> None:
     plain, normed = build_model("c3d", num_classes=5), build_model("c3d", num_classes=5, batch_norm=True)
     assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in plain.modules())

@@ -58,13 +58,17 @@ def _vidact(*args: object) -> subprocess.CompletedProcess[str]:
 def _fresh_registry() -> list[str]:
     """``list_models()`` in a new interpreter: vidact's own models, none that a test module registered."""
     code = "import json; from vidact.models import list_models; print(json.dumps(list_models()))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     return json.loads(done.stdout)
 
 
 def _table_rows(text: str) -> list[list[str]]:
     """The body rows of a rich table as lists of stripped cells (one line per row: nothing wraps in a pipe)."""
-    return [[cell.strip() for cell in line.split("│")[1:-1]] for line in text.splitlines() if line.startswith("│")]
+    return [
+        [cell.strip() for cell in line.split("│")[1:-1]] for line in text.splitlines() if line.startswith("│")
+    ]
 
 
 def _tiny_training(root: Path) -> list[str]:
@@ -88,10 +92,22 @@ def synth_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subproces
     """``vidact synth`` of the set above: (its root, the finished command)."""
     root = tmp_path_factory.mktemp("cli") / "synthetic"
     done = _vidact(
-        "synth", root, "--kind", "temporal", "--size", SIZE, "--frames", FRAMES, "--fps", FPS, "--seed", SEED,
+        "synth",
+        root,
+        "--kind",
+        "temporal",
+        "--size",
+        SIZE,
+        "--frames",
+        FRAMES,
+        "--fps",
+        FPS,
+        "--seed",
+        SEED,
         *[option for split, count in VIDEOS_PER_CLASS.items() for option in (f"--{split}", count)],
         *[option for pair in PAIRS for option in ("--pair", pair)],
-        "--workers", 1,
+        "--workers",
+        1,
     )
     return root, done
 
@@ -147,10 +163,17 @@ def test_synth_writes_the_classes_the_manifest_and_the_videos_asked_for(
     manifest = json.loads((root / "manifest.json").read_text())
     assert manifest["kind"] == "temporal" and manifest["classes"] == CLASSES
     assert manifest["pairs"] == {pair: list(TEMPORAL_PAIRS[pair]) for pair in PAIRS}
-    assert manifest["partners"] == {a: b for pair in PAIRS for a, b in (TEMPORAL_PAIRS[pair], TEMPORAL_PAIRS[pair][::-1])}
+    assert manifest["partners"] == {
+        a: b for pair in PAIRS for a, b in (TEMPORAL_PAIRS[pair], TEMPORAL_PAIRS[pair][::-1])
+    }
     assert manifest["videos_per_class"] == VIDEOS_PER_CLASS and manifest["chance"] == 1 / len(CLASSES)
     params = manifest["params"]
-    assert (params["size"], params["frames"], params["fps"], params["seed"]) == ([SIZE, SIZE], FRAMES, FPS, SEED)
+    assert (params["size"], params["frames"], params["fps"], params["seed"]) == (
+        [SIZE, SIZE],
+        FRAMES,
+        FPS,
+        SEED,
+    )
 
     for split, count in VIDEOS_PER_CLASS.items():
         assert sorted(p.name for p in (root / split).iterdir()) == sorted(CLASSES)
@@ -197,7 +220,10 @@ def test_train_from_a_recipe_with_overrides_writes_the_run_directory(dataset: Pa
     with open(run / "metrics.csv", newline="") as f:
         epochs = list(csv.DictReader(f))
     steps_per_epoch = len(CLASSES) * VIDEOS_PER_CLASS["train"] // 2  # batch size 2
-    assert [(int(e["epoch"]), int(e["step"])) for e in epochs] == [(1, steps_per_epoch), (2, 2 * steps_per_epoch)]
+    assert [(int(e["epoch"]), int(e["step"])) for e in epochs] == [
+        (1, steps_per_epoch),
+        (2, 2 * steps_per_epoch),
+    ]
     assert all(math.isfinite(float(e["train_loss"])) and float(e["train_loss"]) > 0 for e in epochs)
     val_videos = len(CLASSES) * VIDEOS_PER_CLASS["val"]
     top1 = [float(e["val_top1"]) for e in epochs]
@@ -253,7 +279,10 @@ def test_hostile_weights_get_one_error_line_and_run_nothing(dataset: Path, tmp_p
     assert (tmp_path / "live_payload_ran").exists()
 
     # The loader itself warns nothing (the fix is where torch.load is called, not a filter in the CLI).
-    with warnings.catch_warnings(record=True) as caught, pytest.raises(CheckpointError, match="not a readable"):
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        pytest.raises(CheckpointError, match="not a readable"),
+    ):
         warnings.simplefilter("always")
         read_checkpoint(evil)
     assert [str(w.message) for w in caught] == []
@@ -261,11 +290,23 @@ def test_hostile_weights_get_one_error_line_and_run_nothing(dataset: Path, tmp_p
     commands = {
         "predict": ["predict", ARM_WRESTLING, "--model", "simple3d", "--weights", evil],
         "eval": ["eval", evil, dataset, "--split", "test"],
-        "train": ["train", RECIPE, *_tiny_training(dataset), f"model.pretrained={evil}", "--out", tmp_path / "run"],
+        "train": [
+            "train",
+            RECIPE,
+            *_tiny_training(dataset),
+            f"model.pretrained={evil}",
+            "--out",
+            tmp_path / "run",
+        ],
     }
     processes = {  # one process per command, all at once
         name: subprocess.Popen(
-            _command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_environment()
+            _command(*args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=_environment(),
         )
         for name, args in commands.items()
     }
@@ -278,3 +319,198 @@ def test_hostile_weights_get_one_error_line_and_run_nothing(dataset: Path, tmp_p
         ], (name, stderr)
         assert stdout == "", (name, stdout)
     assert not marker.exists()
+
+
+# -- help ---------------------------------------------------------------------------------------------------------
+def _help(*args: object, columns: int) -> str:
+    done = subprocess.run(
+        _command(*args, "--help"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**_environment(), "COLUMNS": str(columns)},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _listed(text: str) -> dict[str, list[str]]:
+    """The rows of a help page's Commands panel: name -> the lines of text beside it."""
+    rows: dict[str, list[str]] = {}
+    panel = text.split("Commands", 1)[1]
+    last = None
+    for line in panel.splitlines():
+        if not line.startswith("│"):
+            continue
+        name, _, rest = line.strip("│ ").partition(" ")
+        if name and line[2] != " ":
+            rows[name] = [rest.strip()]
+            last = name
+        elif last is not None:
+            rows[last].append(line.strip("│ "))
+    return rows
+
+
+def test_help_lists_each_command_with_one_whole_sentence() -> None:
+    """The command lists show each docstring's first sentence, whole and on one line at 80 columns; the details
+    follow on the command's own page, rewrapped to the terminal (no line broken where the source was wrapped)."""
+    import typer
+
+    from vidact.cli import app
+
+    group = typer.main.get_command(app)
+    pages = {  # the kinds' summaries are their factories' (a plugin's may be long): 120 columns there
+        (): (group, 80),
+        ("weights",): (group.commands["weights"], 80),
+        ("extract",): (group.commands["extract"], 120),
+    }
+    for args, (command_group, columns) in pages.items():
+        listed = _listed(_help(*args, columns=columns))
+        names = command_group.list_commands(None)  # type: ignore[arg-type]
+        assert sorted(listed) == sorted(names), args
+        for name, lines in listed.items():  # one line each: a summary, not a paragraph cut where it wraps
+            assert len(lines) == 1 and lines[0].endswith(".") and ". " not in lines[0], (args, name, lines)
+    for command in ("predict", "synth", "eval"):
+        page = _help(command, columns=80)
+        paragraphs, current = [], []
+        for line in page.split("╭", 1)[0].splitlines():
+            if line.strip():
+                current.append(line)
+            elif current:
+                paragraphs.append(current)
+                current = []
+        paragraphs = ["\n".join(p) for p in [*paragraphs, current] if p][1:]  # after "Usage: ..."
+        assert len(paragraphs) >= 2, (command, page)
+        for paragraph in paragraphs[1:]:  # the details: rewrapped, so every line but the last is nearly full
+            lines = [line.rstrip() for line in paragraph.splitlines() if line.strip()]
+            assert all(len(line) > 55 for line in lines[:-1]), (command, lines)
+
+
+# -- vidact extract: one command per registered kind, options from the factory's signature ---------------------------
+ECHO_KIND = '''
+import json
+from pathlib import Path
+from typing import Literal
+
+from vidact.errors import ConfigError
+from vidact.extract import register_extractor
+
+
+@register_extractor("cli_echo")
+def echo(
+    size: int,
+    scale: float = 1.0,
+    mode: Literal["fast", "exact"] = "fast",
+    mask: Path | None = None,
+    flip: bool = False,
+    label: str | None = None,
+    table: dict | None = None,
+):
+    """Echo the options it was given.
+
+    Args:
+        size: the side in pixels.
+        scale, label: a factor and a name.
+        mode: how to compute it.
+        mask: a mask file.
+        flip: mirror the frames.
+    """
+    got = {k: [type(v).__name__, str(v)] for k, v in sorted(locals().items())}
+    raise ConfigError("got " + json.dumps(got, sort_keys=True))
+'''
+
+
+#: Runs ``vidact`` once per argument list given as JSON, in one process with the kind above registered; prints
+#: ``[[exit status, stdout, stderr], ...]`` as JSON.
+DRIVER = """
+import contextlib, io, json, sys
+import echo_kind
+from vidact.cli import main
+results = []
+for args in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(args)
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else int(e.code is not None)
+    results.append([code, out.getvalue(), err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def test_extract_kind_options_come_from_its_factory(tmp_path: Path) -> None:
+    (tmp_path / "echo_kind.py").write_text(ECHO_KIND)
+    out = tmp_path / "out"
+    calls = {
+        "listed": ["extract", "--help"],
+        "page": ["extract", "cli_echo", "--help"],
+        "given": ["extract", "cli_echo", tmp_path, "--out", out, "--size", 3, "--mode", "exact", "--mask", "m.png",
+                  "--flip"],
+        "missing": ["extract", "cli_echo", tmp_path, "--out", out],
+        "wrong": ["extract", "cli_echo", tmp_path, "--out", out, "--size", 3, "--mode", "slow"],
+        "unknown": ["extract", "cli_ecko", tmp_path, "--out", out],
+    }  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", DRIVER, json.dumps([[str(a) for a in args] for args in calls.values()])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**_environment(), "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "COLUMNS": "150"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    outcomes = json.loads(done.stdout)  # [[status, stdout, stderr], ...] in the order of calls
+    results = {
+        name: subprocess.CompletedProcess(args, *outcome)
+        for (name, args), outcome in zip(calls.items(), outcomes, strict=True)
+    }
+
+    def vidact(name: str) -> subprocess.CompletedProcess[str]:
+        return results[name]
+
+    listed = vidact("listed")
+    assert listed.returncode == 0, listed.stderr
+    assert _listed(listed.stdout)["cli_echo"] == ["Echo the options it was given."]
+    assert {"features", "pose"} <= set(_listed(listed.stdout))
+
+    page = vidact("page").stdout
+    rows = {
+        next(word for word in line.split() if word.startswith("--")): line
+        for line in page.splitlines()
+        if line.startswith("│") and "--" in line[:8]
+    }
+    assert {"--size", "--scale", "--mode", "--mask", "--flip", "--label", "--out", "--workers"} <= set(rows)
+    assert "--table" not in page  # a dict cannot be given on a command line; it keeps its default
+    assert "the side in pixels. [required]" in rows["--size"]
+    assert (
+        "a factor and a name. [default: 1.0]" in rows["--scale"] and "a factor and a name." in rows["--label"]
+    )
+    assert "--no-flip" in rows["--flip"] and "fast|exact" in rows["--mode"]
+
+    # Only the options given reach the factory, converted to the annotated types; the rest keep its defaults.
+    done = vidact("given")
+    assert done.returncode == 2 and done.stderr.startswith("error: got "), done.stderr
+    got = json.loads(done.stderr.removeprefix("error: got "))
+    assert got == {
+        "size": ["int", "3"],
+        "scale": ["float", "1.0"],
+        "mode": ["str", "exact"],
+        "mask": ["PosixPath", "m.png"],
+        "flip": ["bool", "True"],
+        "label": ["NoneType", "None"],
+        "table": ["NoneType", "None"],
+    }
+
+    missing = vidact("missing")
+    assert (
+        missing.returncode == 2 and missing.stderr.strip() == "error: extraction kind 'cli_echo' needs size"
+    )
+    wrong = vidact("wrong")
+    assert wrong.returncode == 2 and "'slow' is not one of 'fast', 'exact'" in " ".join(wrong.stderr.split())
+    unknown = vidact("unknown")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().startswith(
+        "error: unknown extraction kind 'cli_ecko'; did you mean cli_echo?"
+    )

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vidact.cli import main
-from vidact.demo import PRESETS, run_demo
+from vidact.demo import PRESETS, flicker, run_demo
 from vidact.errors import ConfigError
+from vidact.infer.predict import Prediction
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -78,3 +80,50 @@ def test_demo_cli_bad_preset_is_one_line(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert err.strip().count("\n") == 0 and "unknown demo preset" in err
     assert "Traceback" not in err
+
+
+def _prediction(frame_scores: bool) -> Prediction:
+    """A per-frame model's prediction over two windows of 4 frames at 8 fps, three classes (the third one a
+    distractor the flicker does not follow)."""
+    frames = np.array(
+        [[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.3, 0.6, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.5, 0.4, 0.1],
+         [0.8, 0.1, 0.1], [0.2, 0.7, 0.1]],
+        dtype=np.float32,
+    )  # fmt: skip
+    windows = np.stack([frames[:4].mean(0), frames[4:].mean(0)])
+    return Prediction(
+        video="clip.mp4",
+        model="per_frame_resnet18",
+        classes=["raising_hand", "lowering_hand", "other"],
+        windows=np.array([[0.0, 0.5], [0.5, 1.0]]),
+        window_scores=windows,
+        scores=windows.mean(0),
+        frame_times=np.arange(8) / 8.0 if frame_scores else None,
+        frame_scores=frames if frame_scores else None,
+        peak_frames=4,
+    )
+
+
+def test_flicker_follows_the_classes_asked_for_frame_by_frame() -> None:
+    prediction = _prediction(frame_scores=True)
+    numbers = flicker(prediction, ["lowering_hand", "raising_hand"])
+    assert numbers.per_frame and numbers.classes == ("lowering_hand", "raising_hand")
+    np.testing.assert_array_equal(numbers.frame_times, np.arange(8) / 8.0)
+    np.testing.assert_array_equal(numbers.frame_probs, prediction.frame_scores[:, [1, 0]])
+    np.testing.assert_allclose(numbers.clip_probs, prediction.scores[[1, 0]])
+    assert numbers.top == "lowering_hand"
+    as_json = numbers.to_json()
+    assert as_json["frame_probs"]["raising_hand"][:3] == [0.7, 0.6, 0.3]
+    assert as_json["clip_probs"] == pytest.approx({"lowering_hand": 0.475, "raising_hand": 0.425}, abs=1e-3)
+    assert as_json["frame_times"] == [i / 8 for i in range(8)]
+
+    clip_model = flicker(
+        _prediction(frame_scores=False), ["raising_hand"]
+    )  # a clip model: one answer, no frames
+    assert (
+        not clip_model.per_frame
+        and clip_model.frame_probs.shape == (0, 1)
+        and "frame_probs" not in clip_model.to_json()
+    )
+    with pytest.raises(ConfigError, match="no class 'waving'"):
+        flicker(prediction, ["raising_hand", "waving"])

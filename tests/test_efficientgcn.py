@@ -140,17 +140,18 @@ def test_logits_match_the_official_code(b0: EfficientGCN, case: str) -> None:
 
 def test_published_weights_by_name_offline_say_what_the_official_code_says() -> None:
     hub.add("efficientgcn_b0.ntu60", [WEIGHTS])  # checked (size, SHA-256), loaded, cached; no network
-    model = build_model("efficientgcn_b0.ntu60", weights=True)
+    loaded = hub.load_published("efficientgcn_b0.ntu60")
+    model, classes = loaded.module, loaded.classes
     assert not model.training and model.num_classes == 60
-    assert model.classes[22] == "hand waving" and model.classes[30] == "pointing to something with finger"
-    assert model.preset.frames == 288 and model.preset.pad_to == 300 and model.preset.persons == 2
+    assert classes[22] == "hand waving" and classes[30] == "pointing to something with finger"
+    assert loaded.spec.frames == 288 and loaded.spec.pad_to == 300 and loaded.spec.persons == 2
     with torch.no_grad():
         probs = model(_joints("ntu60_sample")).softmax(-1)[0]
     top5 = probs.topk(5)
-    ranked = [(model.classes[i], round(probs[i].item(), 4)) for i in top5.indices.tolist()]
+    ranked = [(classes[i], round(probs[i].item(), 4)) for i in top5.indices.tolist()]
     print("NTU-60 sample, top-5:", ranked)
     assert top5.indices.tolist() == CASES["ntu60_sample"]["top5"]
-    assert model.classes[int(top5.indices[0])] == "drop"  # what the official code says of this sequence
+    assert classes[int(top5.indices[0])] == "drop"  # what the official code says of this sequence
 
 
 @pytest.mark.parametrize("name", ["ntu60", "ntu120"])

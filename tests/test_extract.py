@@ -1,16 +1,19 @@
-"""Extraction: which videos an input holds, outputs keyed by content and parameters (skip, recompute), bad videos
-listed while the rest is done, a process pool and a local 2-worker Ray giving the in-process outputs, and the
-``features`` kind equal to the model run by hand on each window's clip.
+"""Extraction: which videos an input holds, outputs keyed by content and parameters (skip, recompute; the
+``features`` window among them), bad videos listed while the rest is done, no partial array at an output's path
+after a failed write or a process killed mid-write, a process pool and a local 2-worker Ray giving the in-process
+outputs, and the ``features`` kind equal to the model run by hand on each window's clip.
 """
 
 from __future__ import annotations
 
-import errno
-import io
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
+from _extract_kinds import BigOne
 
 from vidact.cli import main
 from vidact.data.sampling import frame_window_bounds
@@ -39,6 +43,7 @@ from vidact.models.weights import read_checkpoint
 
 FPS = 8.0
 SIZE = 32
+HERE = Path(__file__).resolve().parent
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # the recipe's default normalisation
 
 
@@ -248,54 +253,75 @@ def test_a_video_whose_outputs_fail_midway_has_no_record_and_is_redone(corpus, t
     )  # the partial output is not taken as done
 
 
-SENTINEL = -7777.0  # the first value of the array whose write fails
+@contextmanager
+def files_of_at_most(size: int) -> Iterator[None]:
+    """This process may write files of at most ``size`` bytes (RLIMIT_FSIZE): a write past it fails with
+    ``OSError: [Errno 27] File too large`` after writing what fits, as a disk that fills up would, whatever
+    code does the writing."""
+    import resource  # POSIX only
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an error, not a signal (Python's default too)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
 
 
-class SentinelOnV1(FrameMeans):
-    """:class:`FrameMeans`, whose output for v1 is a 4096-value array starting with :data:`SENTINEL`."""
-
-    name = "sentinel"
-
-    def __call__(self, video: str) -> dict[str, np.ndarray]:
-        arrays = super().__call__(video)
-        if Path(video).stem == "v1":
-            arrays["means"] = np.concatenate([[SENTINEL], np.arange(4095.0)])
-        return arrays
+def _files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
-def test_an_array_write_that_fails_midway_leaves_no_file_behind(corpus, tmp_path, monkeypatch):
-    """The disk fills up halfway through writing v1's array: v1 fails with that reason, and neither a partial
-    ``v1.means.npy`` (which a reader would take for the output) nor a temporary file is left; the other videos
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE and SIGXFSZ are POSIX")
+def test_an_array_write_that_fails_midway_leaves_no_file_behind(corpus, tmp_path):
+    """Writing v1's 64 KiB array fails after 16 KiB: v1 fails with a one-line reason, and neither a partial
+    ``v1.values.npy`` (which a reader would take for the output) nor a temporary file is left; the other videos
     are done, and a re-run does v1 alone."""
-    real_write = np.lib.format.write_array  # what np.save serialises with
-
-    def write_half_then_fail(fp, array, *args, **kwargs):
-        if array.size and array.flat[0] == SENTINEL:
-            whole = io.BytesIO()
-            real_write(whole, array, *args, **kwargs)
-            fp.write(whole.getvalue()[: len(whole.getvalue()) // 2])
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fp, array, *args, **kwargs)
-
-    monkeypatch.setattr(np.lib.format, "write_array", write_half_then_fail)
-    report = extract(SentinelOnV1(), corpus, tmp_path, progress=False)
+    with files_of_at_most(16 * 1024):
+        report = extract(BigOne(big="v1"), corpus, tmp_path, progress=False)
     assert (report.done, report.skipped) == (2, 0)
-    assert [(Path(f.video).name, f.reason) for f in report.failed] == [
-        ("v1.mp4", "OSError: [Errno 28] No space left on device")
+    [failure] = report.failed  # the reason is the writer's: "[Errno 27] File too large" or numpy's own words
+    assert Path(failure.video).name == "v1.mp4" and failure.reason.startswith("OSError: ")
+    assert "\n" not in failure.reason
+    assert _files(tmp_path) == [
+        "_summary.big_one.json",
+        "a/v0.big_one.json",
+        "a/v0.values.npy",
+        "b/v2.big_one.json",
+        "b/v2.values.npy",
     ]
-    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    assert files == [
-        "_summary.sentinel.json",
-        "a/v0.means.npy",
-        "a/v0.sentinel.json",
-        "b/v2.means.npy",
-        "b/v2.sentinel.json",
-    ]
-
-    monkeypatch.undo()
-    again = extract(SentinelOnV1(), corpus, tmp_path, progress=False)
+    again = extract(BigOne(big="v1"), corpus, tmp_path, progress=False)
     assert (again.done, again.skipped, again.failed) == (1, 2, [])
-    assert np.load(tmp_path / "a" / "v1.means.npy")[0] == SENTINEL
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "v1.values.npy"), np.arange(8192.0))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE and SIGXFSZ are POSIX")
+def test_a_process_killed_while_writing_an_array_leaves_no_partial_file_at_its_path(corpus, tmp_path):
+    """The extracting process dies (SIGXFSZ, as from the out-of-memory killer or a power cut: no clean-up runs)
+    16 KiB into v1's 64 KiB array. Its final path must not hold those 16 KiB: the array is written to a
+    temporary name and renamed when whole. A re-run in this process does v1 and v2."""
+    out = tmp_path / "out"
+    code = (
+        "import resource, signal, sys\n"
+        f"sys.path.insert(0, {str(HERE)!r})\n"
+        "from _extract_kinds import BigOne\n"
+        "from vidact.extract import extract\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n"  # Python ignores it: a write past the limit kills
+        "resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
+        f"extract(BigOne(big='v1'), {str(corpus)!r}, {str(out)!r}, progress=False)\n"
+    )
+    died = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert died.returncode == -signal.SIGXFSZ, died.stderr[-2000:]
+    visible = [f for f in _files(out) if not Path(f).name.startswith(".")]  # not a crash's hidden temporary
+    assert visible == ["a/v0.big_one.json", "a/v0.values.npy"]
+    again = extract(BigOne(big="v1"), corpus, out, progress=False)
+    assert (again.done, again.skipped, again.failed) == (2, 1, [])
+    np.testing.assert_array_equal(np.load(out / "a" / "v1.values.npy"), np.arange(8192.0))
 
 
 @dataclass
@@ -392,7 +418,7 @@ def test_features_are_the_model_on_each_window_clip(window, stride, starts, offs
     to crop), normalised here with torchvision; timestamps are the window's first frame and the end of its last."""
     assert "features" in list_extractors()
     extractor = build_extractor(
-        "features", model=str(ckpt), window_frames=window, stride_frames=stride, batch_size=4
+        "features", model=str(ckpt), window_frames=window, stride_frames=stride, batch_size=4, precision="32"
     )
     report = extract(extractor, corpus / "a" / "v1.mp4", tmp_path, progress=False)
     assert report.done == 1
@@ -453,7 +479,8 @@ def test_another_window_recomputes_the_same_window_skips(corpus, ckpt, tmp_path)
 
 # -- pool and Ray ------------------------------------------------------------------------------------------------
 def _features_run(corpus: Path, ckpt: Path, out: Path, **where) -> dict[str, np.ndarray]:
-    extractor = build_extractor("features", model=str(ckpt), window_frames=4, stride_frames=2)
+    # float32: the backends must agree to the last bits (bf16 kernels sum in an order that depends on threads)
+    extractor = build_extractor("features", model=str(ckpt), window_frames=4, stride_frames=2, precision="32")
     report = extract(extractor, corpus, out, progress=False, **where)
     assert (report.done, report.failed) == (3, []), report
     return _outputs(out)

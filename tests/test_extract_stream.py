@@ -99,7 +99,8 @@ def test_a_failure_midway_leaves_no_output_and_no_temporary(tmp_path):
     done = extract(Chunks(items=3), videos, out, progress=False)  # outputs of an earlier run ...
     assert done.done == 1 and len(list((out / "v0.chunks" / "sub").iterdir())) == 3
     before = (out / "v0.values.npy").read_bytes()
-    failed = extract(Chunks(items=3, rows=6, fail_at=5), videos, out, progress=False)  # ... survive a failed redo
+    # ... survive a failed redo
+    failed = extract(Chunks(items=3, rows=6, fail_at=5), videos, out, progress=False)
     assert len(failed.failed) == 1 and (out / "v0.values.npy").read_bytes() == before
     assert _leftovers(out) == []
     redone = extract(Chunks(items=1, rows=6), videos, out, progress=False)  # a redo replaces the folder whole

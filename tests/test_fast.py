@@ -1,4 +1,4 @@
-"""vidact.infer.fast: BatchNorm folding is exact, and the bfloat16 fast path keeps the float32 model's answers."""
+"""vidact.engine.fast: BatchNorm folding is exact, and the bfloat16 fast path keeps the float32 model's answers."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 import vidact.engine.precision as precision
 from vidact.data.synth import SCENE_CLASSES, TEMPORAL_CLASSES, clip_rng, render_clip
 from vidact.errors import ConfigError
-from vidact.infer.fast import (
+from vidact.engine.fast import (
     FastPath,
     Float32Island,
     fold_batch_norms,

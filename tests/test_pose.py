@@ -151,7 +151,8 @@ def test_every_layout_writes_its_joint_scores(what, layout, clip, persons, joint
     _needs(clip)
     extractor = build_extractor("pose", what=what, layout=layout, max_frames=4)
     assert extract(extractor, clip, tmp_path, progress=False).done == 1
-    for record in (load_pickle(tmp_path / f"{clip.stem}.pose.pkl"), load_npz(tmp_path / f"{clip.stem}.pose.npz")):
+    stem = tmp_path / clip.stem
+    for record in (load_pickle(f"{stem}.pose.pkl"), load_npz(f"{stem}.pose.npz")):
         assert record["layout"] == layout and record["keypoint"].shape == (persons, 4, joints, 2)
         scores, found = record["keypoint_score"], record["found"]
         assert scores.shape == (persons, 4, joints) and scores.dtype == np.float32

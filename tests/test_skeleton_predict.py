@@ -13,8 +13,8 @@ import pytest
 
 from vidact.cli import main
 from vidact.data.skeleton import save_pickle
-from vidact.infer.predict import load_predictor
 from vidact.demo.showcase import ensure_shared_weights, find_real_clips, markdown_table
+from vidact.infer.predict import load_predictor
 from vidact.infer.skeleton import POSE_SHORT_SIDE, _most_active, motion_energy, pose_options, predict_skeleton
 from vidact.io.writer import write_video
 from vidact.pose import NoPoseWarning, extract_pose
@@ -188,11 +188,11 @@ def test_the_real_clips_and_their_labels() -> None:
     assert "| asl/yes.mkv | yes | stgcnpp_hand.hagrid | Fist 0.88 | 100% of 65 |" in markdown_table([row])
 
 
-# -- a pad model's whole-video score -------------------------------------------------------------------------------
+# -- a pad model's whole-video score ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def pad_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A skeleton run (untrained): the per-frame MLP on NTU-25 world joints, one person, 16 frames of a sequence
-    zero-padded to 20 (the ``pad`` sampler)."""
+    """A skeleton run (untrained): the per-frame MLP on NTU-25 world joints, one person, 16 frames of a
+    sequence zero-padded to 20 (the ``pad`` sampler)."""
     import torch
 
     from vidact.engine.checkpoint import atomic_save, make_checkpoint
@@ -245,7 +245,8 @@ def _pose_at_10_fps(frames: int) -> dict:
 
 
 def _softmax_of(model, frames: np.ndarray) -> np.ndarray:
-    """The model's softmax of one person's joints [T, 25, 3], zero-padded (or cut) to 16 frames: [1, 1, 16, 25, 3]."""
+    """The model's softmax [K] of one person's joints [T, 25, 3], zero-padded (or cut) to the 16 frames it
+    reads, as its input [1, 1, 16, 25, 3]."""
     import torch
 
     x = np.zeros((1, 1, 16, 25, 3), np.float32)
@@ -272,9 +273,8 @@ def test_a_pad_model_scores_a_long_pose_by_its_windows_and_a_short_one_whole(
     prediction = predict_skeleton(predictor, "drift.mp4", pose=pose, window=window, stride=stride)
     np.testing.assert_allclose(prediction.windows, windows, atol=1e-9)
     joints, times = pose["keypoint_world"][0], pose["timestamps"]
-    by_window = np.stack(
-        [_softmax_of(predictor.model, joints[(times >= start - 1e-9) & (times < end - 1e-9)]) for start, end in windows]
-    )
+    in_window = [(times >= start - 1e-9) & (times < end - 1e-9) for start, end in windows]
+    by_window = np.stack([_softmax_of(predictor.model, joints[keep]) for keep in in_window])
     np.testing.assert_allclose(prediction.window_scores, by_window, rtol=1e-5, atol=1e-6)
     of_whole = _softmax_of(predictor.model, joints)
     assert np.abs(by_window.mean(axis=0) - of_whole).max() > 1e-3  # the two answers differ: the test can tell

@@ -29,9 +29,9 @@ from vidact.data.skeleton.transforms import (
     uniform_sample_indices,
 )
 from vidact.data.synth.skeleton import synthesize_skeletons
-from vidact.engine.load import load_model
 from vidact.engine.config import Config
 from vidact.engine.evaluate import evaluate
+from vidact.engine.load import load_model
 from vidact.engine.tasks import build_task
 from vidact.engine.train import train
 from vidact.errors import ConfigError, DatasetError
@@ -300,6 +300,48 @@ def test_a_tiny_run_learns_and_evaluates_to_the_same_numbers(easy_set: Path, tmp
         direct = model(torch.from_numpy(skeleton_input(pose, predictor.preset))).softmax(-1).mean(0).numpy()
     np.testing.assert_allclose(prediction.scores, direct, rtol=1e-5, atol=1e-6)
     assert prediction.classes == list(EASY) and prediction.top(1)[0][0] == EASY[int(direct.argmax())]
+
+
+def test_features_of_a_skeleton_run_come_from_its_pose(easy_set: Path, tmp_path: Path) -> None:
+    """`vidact extract features --model RUN` on a skeleton run (it died with an AttributeError): the pose of the
+    video, then each window's joints through the model's pooled pre-logits features, the same numbers as the
+    model on the joints `predict_skeleton` reads of each window."""
+    from vidact.extract import build_extractor, extract
+
+    video = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "ntu"
+    video = video / "S001C001P001R001A001_drink_water.avi"
+    cfg = _recipe(easy_set)
+    cfg.train.epochs = 1
+    train(cfg, tmp_path / "run", progress=False)
+    extractor = build_extractor(
+        "features", model=str(tmp_path / "run"), window=1.0, stride=1.0, precision="32"
+    )
+    params = extractor.params()
+    assert params["input"]["modality"] == "skeleton" and params["sampling"] is None
+    report = extract(extractor, video, tmp_path / "features", progress=False)
+    assert report.ok and report.done == 1
+    features = np.load(tmp_path / "features" / f"{video.stem}.features.npy")
+    windows = np.load(tmp_path / "features" / f"{video.stem}.timestamps.npy")
+    model = load_model(tmp_path / "run").module
+    assert features.shape == (len(windows), model.num_features) and features.dtype == np.float32
+    assert (
+        np.isfinite(features).all() and windows[0, 0] == 0.0 and len(windows) == 4
+    )  # 3.4 s: 0-1, ..., 3-3.4
+
+    # the oracle: the model's pooled features of each window's joints, as prediction makes them
+    predictor = load_predictor(tmp_path / "run", precision="32")
+    from vidact.infer.skeleton import SkeletonModality
+
+    with SkeletonModality().windows(predictor, video, window=1.0, stride=1.0) as made:
+        inputs = {int(i): x for ids, x in made for i, x in zip(ids, x.split(made.views), strict=True)}
+    with torch.no_grad():
+        expected = np.stack(
+            [
+                model.forward_head(model.forward_features(inputs[w]), pre_logits=True).mean(0).numpy()
+                for w in range(4)
+            ]
+        )
+    np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_centring_travels_with_the_preset_from_training_to_prediction(easy_set: Path, tmp_path: Path) -> None:

@@ -327,6 +327,25 @@ def test_clip_input_equals_pair_with_every_alpha_th_frame():
         model([clip[:, :, ::2], clip])
 
 
+def test_temporal_features_put_each_fast_group_on_its_slow_step():
+    """forward_temporal: [B, T, num_features], the Slow channels first, then the Fast ones averaged over the
+    alpha Fast frames of each Slow step; built without classes, the model returns their mean over time."""
+    torch.manual_seed(0)
+    model = randomize_batchnorm(tiny_slowfast(alpha=4, num_classes=0)).eval()
+    clip = torch.randn(2, 3, 32, 32, 32)
+    with torch.no_grad():
+        slow, fast = model.forward_features(clip)
+        temporal = model.forward_temporal(clip)
+        pooled = model(clip)
+        uneven = model.forward_temporal(clip[:, :, :30])  # 30 Fast frames: ceil(30 / 4) = 8 Slow steps
+    c = slow.shape[1]
+    assert temporal.shape == (2, 8, model.num_features) == (2, 8, c + fast.shape[1])
+    torch.testing.assert_close(temporal[:, 3, :c], slow[:, :, 3].mean(dim=(2, 3)))
+    torch.testing.assert_close(temporal[:, 3, c:], fast[:, :, 12:16].mean(dim=(2, 3, 4)))
+    torch.testing.assert_close(temporal.mean(dim=1), pooled)
+    assert uneven.shape == (2, 8, model.num_features)
+
+
 def test_builder_options_reach_the_model():
     model = build_model(
         "slowfast_r50",
@@ -352,6 +371,7 @@ def test_builder_options_reach_the_model():
         ({"lateral_kernel": 4}, "lateral_kernel must be odd"),
         ({"width": 12}, "width=12 must be a positive multiple of beta_inv=8"),
         ({"alpha": 0}, "alpha must be a positive integer"),
+        ({"num_classes": -1}, "num_classes must be >= 0"),
     ],
 )
 def test_invalid_options_raise_config_error(kwargs, message):

@@ -92,9 +92,10 @@ def hagrid_cached() -> None:
 
 
 def test_hagrid_model_by_name_matches_pyskl(hagrid_cached: None) -> None:
-    model = build_model("stgcnpp_hand.hagrid", weights=True)
-    assert not model.training and model.classes == HAGRID_CLASSES == label_names("hagrid40")
-    assert model.preset == SkeletonPreset(
+    loaded = hub.load_published("stgcnpp_hand.hagrid")
+    model = loaded.module
+    assert not model.training and loaded.classes == HAGRID_CLASSES == label_names("hagrid40")
+    assert loaded.spec == SkeletonPreset(
         layout="hand21", frames=10, sampler="uniform", persons=1, coords="image01", channels=2
     )
     ref = REFERENCE["hagrid"]

@@ -17,8 +17,8 @@ from torch import Tensor, nn
 import vidact.engine.precision as precision
 from vidact.data.synth import synthesize
 from vidact.engine.checkpoint import load_checkpoint
-from vidact.engine.load import load_model
 from vidact.engine.config import load_config
+from vidact.engine.load import load_model
 from vidact.engine.tasks import StepOutput, build_network, build_task, list_tasks, register_task
 from vidact.engine.tasks.classification import Classification
 from vidact.engine.tasks.masked import MaskedVideoModel, expand_mask
@@ -190,7 +190,9 @@ def test_a_masked_pretraining_run_seeds_a_classifier(scenes: Path, tmp_path: Pat
     assert ckpt["classifier"] is False and ckpt["backbone"] == "encoder."
     encoder = {k[len("encoder.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("encoder.")}
 
-    cfg = load_config(None, small(scenes, f"model.pretrained={pre.run_dir}", "train.epochs=1", "train.lr=0.001"))
+    cfg = load_config(
+        None, small(scenes, f"model.pretrained={pre.run_dir}", "train.epochs=1", "train.lr=0.001")
+    )
     with pytest.warns(UserWarning, match=r"loading its encoder only \(decoder left out\)"):
         network = build_network(cfg.model, 8)
     state = network.state_dict()
@@ -206,6 +208,26 @@ def test_a_masked_pretraining_run_seeds_a_classifier(scenes: Path, tmp_path: Pat
     loaded = load_model(tuned.run_dir)
     assert loaded.task == "classification" and loaded.spec.modality == "video" and len(loaded.classes) == 8
     assert 0.0 <= tuned.best["top1"] <= 1.0
+
+
+def test_checkpoints_store_their_input_and_older_ones_still_load(scenes: Path, tmp_path: Path) -> None:
+    """Every checkpoint stores its input spec; one written before specs were stored (no `input`, `classifier`,
+    `backbone`) loads with the spec its task derives from its recipe — the same one."""
+    from vidact.data.presets import Preset
+    from vidact.engine.checkpoint import atomic_save
+
+    run = train(load_config(None, small(scenes, "train.epochs=1")), tmp_path / "run", progress=False)
+    ckpt, _ = load_checkpoint(run.run_dir)
+    assert ckpt["input"]["modality"] == "video" and ckpt["classifier"] is True and ckpt["backbone"] == ""
+    stored = load_model(run.run_dir)
+    assert stored.spec == Preset.from_dict(ckpt["input"]) and stored.spec.frames == 8
+    assert stored.spec.crop_size == 32 and stored.spec.test_views() == {"clips": 10, "crops": 3}
+    old = {k: v for k, v in ckpt.items() if k not in ("input", "classifier", "backbone")}
+    atomic_save(old, tmp_path / "old.ckpt")
+    derived = load_model(tmp_path / "old.ckpt")
+    assert (
+        derived.spec == stored.spec and derived.classes == stored.classes and derived.task == "classification"
+    )
 
 
 # -- a task with two losses, defined here: the loop trains it as it is ------------------------------------------------

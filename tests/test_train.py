@@ -665,3 +665,68 @@ def test_two_processes_under_torchrun_agree(videos: Path, tmp_path: Path) -> Non
     model = load_model(run, which="last").module
     assert state_checksum(model) == rank0  # and they are what rank 0 saved
     assert summary["best"]["num_samples"] == 4  # the validation shards were gathered, nothing twice
+
+
+# -- validation reads the validation set ------------------------------------------------------------------------
+from vidact.engine.tasks import TaskData, register_task  # noqa: E402 (this section's, kept with it)
+
+
+class CodeReader(nn.Module):
+    """Clips [B, 3, T, H, W] whose pixels all hold one value c -> logits [B, K] peaked at class round(c):
+    the logit of class k is ``-|scale| * (mean - k)^2``, so whatever the training does to the learnt
+    ``scale``, the prediction is the clip's code."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.register_buffer("classes", torch.arange(num_classes, dtype=torch.float32))
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.float().mean(dim=(1, 2, 3, 4))
+        return -self.scale.abs() * (mean[:, None] - self.classes) ** 2
+
+
+#: Training: 8 clips, each coded with its own label (all predicted right). Validation: 8 clips whose codes
+#: match their labels for exactly 5 (top-1 0.625; the training clips would give 1.0).
+TRAIN_CODES = TRAIN_LABELS = [0, 1, 2, 0, 1, 2, 0, 1]
+VAL_CODES = [0, 1, 2, 0, 1, 2, 0, 1]
+VAL_LABELS = [0, 1, 2, 1, 2, 0, 0, 1]
+
+
+@register_task
+class CodedSets(classification.Classification):
+    """Classification on in-memory coded clips (see :data:`VAL_LABELS`), read by :class:`CodeReader`."""
+
+    name = "coded_sets_for_tests"
+
+    def build_data(self, *, seed: int, validate: bool, progress: bool) -> TaskData:
+        def items(codes: list[int], labels: list[int]) -> list[dict]:
+            clip = torch.ones(3, 2, 4, 4)
+            pairs = zip(codes, labels, strict=True)
+            return [{"video": code * clip, "label": label, "meta": {}} for code, label in pairs]
+
+        self.classes = ["a", "b", "c"]
+        val = items(VAL_CODES, VAL_LABELS) if validate else None
+        self.data = TaskData(items(TRAIN_CODES, TRAIN_LABELS), val, collate=collate_clips)
+        return self.data
+
+    def build_model(self) -> nn.Module:
+        return CodeReader(len(self.classes))
+
+
+def test_validation_scores_the_validation_set(tmp_path: Path) -> None:
+    """Both sets have 8 samples and batches of 4 divide both, so validating on the training loader would not
+    fail on a shape: it would say top-1 1.0, where the validation set gives exactly 0.625."""
+    overrides = [
+        "task=coded_sets_for_tests",
+        "data.batch_size=4",
+        "data.num_workers=0",
+        "train.epochs=2",
+        "train.num_threads=1",
+        "train.precision=32",
+    ]
+    result = train(load_config(None, overrides), tmp_path / "run", progress=False)
+    assert [row["train_acc"] for row in result.history] == [1.0, 1.0]
+    assert [row["val_top1"] for row in result.history] == [0.625, 0.625]
+    assert result.best["num_samples"] == 8
+    assert result.best["confusion_matrix"] == [[2, 0, 1], [1, 2, 0], [0, 1, 1]]  # rows: true class

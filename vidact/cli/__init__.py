@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from ..errors import VidactError
 from . import demo, evaluate, extract, fuse, info, models, predict, train
@@ -24,7 +25,32 @@ from ._output import command_help, err_console
 
 __all__ = ["app", "main"]
 
+#: The order of ``vidact --help``'s command list: look at a video, make data, models, use them, train, the demo.
+_ORDER = (
+    "info",
+    "synth",
+    "models",
+    "eval",
+    "predict",
+    "extract",
+    "train",
+    "recipes",
+    "demo",
+    "fuse",
+    "weights",
+)
+
+
+class _Commands(TyperGroup):
+    """The root group: its commands listed in :data:`_ORDER` (typer lists sub-groups after commands)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda name: _ORDER.index(name) if name in _ORDER else len(_ORDER))
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="vidact",
     help="Watch a video and say what is happening in it.",
     no_args_is_help=True,

@@ -252,8 +252,9 @@ def extract_app() -> typer.Typer:
     """The ``vidact extract`` command group."""
     return typer.Typer(
         cls=_KindGroup,
-        help="Map a per-video extractor over a video, a folder tree or a list file.\n\n"
+        help="Map a per-video extractor (features, pose, ...) over many videos.\n\n"
         "vidact extract KIND INPUT --out DIR, then the common options and the kind's own (vidact extract KIND "
-        "--help). Outputs are keyed by the video's content and the options: a re-run skips what is done.",
+        "--help). INPUT is a video, a folder tree or a list file. Outputs are keyed by the video's content and "
+        "the options: a re-run skips what is done.",
         no_args_is_help=True,
     )

@@ -119,7 +119,9 @@ def weights_add(
 def weights_app() -> typer.Typer:
     """The ``vidact weights`` command group."""
     group = typer.Typer(
-        help="Published weights by name: list them, download them, or register a file downloaded by hand.",
+        help="List, download or register published weights.\n\n"
+        "Weights by name (r2plus1d_18.kinetics400): the catalogue, downloads into the cache (checked, "
+        "resumable), and files downloaded by hand, checked and copied into the cache.",
         no_args_is_help=True,
     )
     for name, function in (("list", weights_list), ("fetch", weights_fetch), ("add", weights_add)):

@@ -62,7 +62,7 @@ def predict(
         ),
     ] = "auto",
 ) -> None:
-    """Say what happens in a video: its top labels and a timeline of sliding windows.
+    """Say what happens in a video: its top labels and a timeline.
 
     The video's scores are the windows' mean. For skeleton models (efficientgcn_b0.ntu60, stgcnpp_hand.hagrid)
     the pose is extracted first, and the whole sequence is scored as one; windows without a person (a hand)

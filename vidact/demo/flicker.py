@@ -63,7 +63,8 @@ class Flicker:
         if self.per_frame:
             out["frame_times"] = [round(float(t), 4) for t in self.frame_times]
             out["frame_probs"] = {
-                c: self.frame_probs[:, i].round(3).tolist() for i, c in enumerate(self.classes)
+                c: self.frame_probs[:, i].astype(np.float64).round(3).tolist()
+                for i, c in enumerate(self.classes)
             }
         return out
 
@@ -155,7 +156,7 @@ def flicker_pair(
     per_frame = load_predictor(per_frame_run)
     temporal = load_predictor(temporal_run)
     duration = frames / fps
-    frame_window = min(duration, per_frame.preset.frames / fps)
+    frame_window = min(duration, per_frame.spec.frames / fps)  # a video spec: frames per clip
     clips = []
     for name in (forward, backward):
         rendered = render_clip("temporal", name, clip_rng(seed, "test", forward, 0), size=size, frames=frames)

@@ -35,6 +35,7 @@ import os
 import torch
 
 from .._atomic import write_json
+from .fast import prepare_for_inference
 from .load import default_task, load_model
 from .scoring import (
     AVERAGES,
@@ -102,14 +103,16 @@ def evaluate(
         fold: the official split number of UCF-101 and HMDB-51.
         num_clips, num_crops: views per video (1 or 3 crops).
         average, batch_size, workers, device, progress: as in :func:`evaluate_model`.
-        precision: ``"auto"`` (bf16 where the hardware computes it natively, :mod:`vidact.infer.fast`'s
-            fast path) or ``"32"`` (eager float32).
+        precision: ``"auto"``: :mod:`vidact.engine.fast`'s fast path (BatchNorm folded, channels-last, bf16
+            with the model's sensitive layers in float32) where the hardware computes bf16 natively, else
+            float32; ``"32"``: the eager float32 model; ``"bf16"``: the fast path.
 
     Raises:
         CheckpointError: no such run or file, or not a vidact checkpoint.
         DatasetError, ConfigError: the dataset cannot be read in that layout, or has classes the model lacks.
     """
     loaded = load_model(run_or_ckpt, progress=progress)
+    loaded.module = prepare_for_inference(loaded.module, precision, device)
     task = get_task(loaded.task or default_task(loaded.modality))
     return task.evaluate(
         loaded,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+from .._plugins import import_modules
 from ..data.inputs import input_from_dict
 from ..errors import CheckpointError, ConfigError
 from ..models import build_model, hub
@@ -37,7 +38,9 @@ def default_task(modality: str) -> str:
         ConfigError: no registered classifier task reads that modality.
     """
     candidates = [
-        name for name in list_tasks() if get_task(name).produces_classifier and get_task(name).modality == modality
+        name
+        for name in list_tasks()
+        if get_task(name).produces_classifier and get_task(name).modality == modality
     ]
     if not candidates:
         raise ConfigError(f"no task evaluates {modality} models (tasks: {', '.join(list_tasks())})")
@@ -59,6 +62,8 @@ def load_run(run_or_ckpt: str | os.PathLike, which: str = "best", *, classifier:
         CheckpointError: no such run or file, not a vidact checkpoint, or not a classifier.
     """
     ckpt, path = load_checkpoint(run_or_ckpt, which)
+    # a run trained with a plugin's model or task (the recipe's imports) loads with it
+    import_modules(list((ckpt["config"] or {}).get("imports") or []), source=str(path))
     task_name = str(ckpt.get("task", "classification"))
     try:
         task = get_task(task_name)

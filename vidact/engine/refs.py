@@ -58,7 +58,9 @@ def resolve_model_ref(ref: str | os.PathLike, *, weights: str | os.PathLike | No
     text = os.fspath(ref)
     if weights is not None:
         if Path(text).exists() and text not in list_models():
-            raise ConfigError(f"{text}: a run or checkpoint brings its own weights; --weights goes with a model name")
+            raise ConfigError(
+                f"{text}: a run or checkpoint brings its own weights; --weights goes with a model name"
+            )
         get_builder(text)  # an unknown model: ConfigError with close matches
         return ModelRef("model", text, os.fspath(weights))
     path = Path(text)

@@ -51,6 +51,7 @@ def views_sampler(preset: Preset, num_clips: int) -> ClipSampler:
         return SegmentViews(preset.frames, num_clips)
     return ClipSampler.multi_clip(preset.frames, preset.frame_stride, num_clips)
 
+
 def average_views(logits: torch.Tensor, average: Average = "softmax") -> torch.Tensor:
     """Video scores from the logits of its views: [B, V, K] -> probabilities [B, K].
 

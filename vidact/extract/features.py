@@ -11,7 +11,7 @@ Windows are those of ``vidact predict`` (:func:`~vidact.data.sampling.window_bou
 :func:`~vidact.data.sampling.frame_window_bounds`), each window's clip taken the same way (the model's own clip
 centred on the window, or spread over it for TSN-trained models) and streamed from one decode of the video
 (:class:`~vidact.infer.windows.WindowStream`). A window's feature is the model's pooled pre-logits feature of its
-clip, ``model.forward_head(model.forward_features(x), pre_logits=True)``: [num_features] per window. Per video the
+clip, ``model.forward_head(model.forward_features(x), pre_logits=True)``: [head_hidden_size] per window. Per video the
 runner writes ``<video>.features.npy`` ([W, D] float32) and ``<video>.timestamps.npy`` ([W, 2] float64: each
 window's start and end in seconds).
 """

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from .._atomic import atomic_write
 from ..errors import VideoError
 from .base import Extractor, output_key, video_digest
@@ -160,8 +162,6 @@ def _checked(arrays: Any) -> dict[str, Any]:
 
 def _describe_arrays(arrays: Any) -> dict[str, dict[str, Any]]:
     """``{name: {"shape", "dtype"}}`` of an extractor's arrays (those its write hook writes)."""
-    import numpy as np
-
     if not isinstance(arrays, dict) or not arrays:
         raise TypeError(f"an extractor must return a non-empty dict of arrays, got {type(arrays).__name__}")
     return {

@@ -55,7 +55,7 @@ class Predictor:
         classes: K class names.
         spec: how its input is made (:class:`~vidact.data.inputs.InputSpec`).
         device: where it runs.
-        precision: ``"bf16"`` (the fast path of :mod:`vidact.infer.fast`) or ``"32"`` (eager float32).
+        precision: ``"bf16"`` (the fast path of :mod:`vidact.engine.fast`) or ``"32"`` (eager float32).
     """
 
     model: nn.Module

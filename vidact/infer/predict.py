@@ -53,7 +53,7 @@ from ..engine.load import load_model
 from ..errors import ConfigError
 from ..models.loaded import LoadedModel
 from .base import Prediction, Predictor, Unit, modality_of, save_json
-from .fast import prepare_for_inference, resolve_inference_precision
+from ..engine.fast import prepare_for_inference, resolve_inference_precision
 
 __all__ = [
     "Sampling",
@@ -95,7 +95,7 @@ def load_predictor(
             :func:`~vidact.data.datasets.read_class_names`); default: the published weights' own, else
             ``class_0``, ``class_1``, ...
         device: where the model runs.
-        precision: ``"auto"``: the fast path (:mod:`vidact.infer.fast`: BatchNorm folded, channels-last,
+        precision: ``"auto"``: the fast path (:mod:`vidact.engine.fast`: BatchNorm folded, channels-last,
             bf16 with the sensitive layers in float32) where the hardware computes bf16 natively, else float32;
             ``"32"``: the eager float32 model; ``"bf16"``: the fast path whatever the hardware.
         progress: a progress bar while downloading.

@@ -320,7 +320,9 @@ def _selector(preset: SkeletonPreset):  # noqa: ANN202 (a closure over the prese
     return select
 
 
-def _note(video: str | os.PathLike, preset: SkeletonPreset, found: np.ndarray, answered: np.ndarray) -> str | None:
+def _note(
+    video: str | os.PathLike, preset: SkeletonPreset, found: np.ndarray, answered: np.ndarray
+) -> str | None:
     """What a prediction says of the frames without a pose: ``None`` when every window has one."""
     subject = _subject(preset)
     if not found.any():
@@ -397,7 +399,9 @@ def predict_skeleton(
     scores, scope = None, "whole video (mean over windows)"  # the mean of the answered windows
     assert windows.answered is not None
     if windows.answered.any() and (preset.sampler != "pad" or total <= (preset.pad_to or preset.frames)):
-        scores = _whole(predictor, record, preset, select)  # the model on the whole sequence, as it was trained
+        scores = _whole(
+            predictor, record, preset, select
+        )  # the model on the whole sequence, as it was trained
         scope = "whole sequence (the model on all of it)"
     prediction = finish_prediction(
         predictor,

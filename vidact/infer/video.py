@@ -103,7 +103,13 @@ class VideoModality(Modality):
         frame_probs: dict[int, np.ndarray] = {}
         rows: list[np.ndarray] = []
         with self.windows(
-            predictor, video, window=window, stride=stride, sampling=sampling, batch_size=batch_size, **options
+            predictor,
+            video,
+            window=window,
+            stride=stride,
+            sampling=sampling,
+            batch_size=batch_size,
+            **options,
         ) as windows:
             times, clips = windows.info["times"], windows.info["clips"]
             for ids, x in windows:

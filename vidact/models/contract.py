@@ -18,6 +18,10 @@ It is timm's contract, with a time axis::
 
 ``x`` is a clip batch [B, C, T, H, W] for video models and joints [B, M, T, V, C] for skeleton models (the
 model card's ``modality``). tests/test_contract.py checks every clause on every registered model.
+
+What the families and their callers share: :func:`temporal_pool` (features in any layout -> [B, T', D], what
+every ``forward_temporal`` computes), :func:`fuse_pathways` (SlowFast's maps -> one [B, D, T', H', W'] map) and
+:func:`feature_map` (a model's one spatiotemporal map, for dense per-cell tasks such as masked reconstruction).
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ from ..errors import ConfigError
 __all__ = [
     "FeatureLayout",
     "VideoModel",
-    "feature_width",
     "temporal_pool",
     "fuse_pathways",
     "feature_map",
@@ -107,15 +110,6 @@ def _check_pathways(maps: Any) -> Sequence[Tensor]:
     return maps
 
 
-def feature_width(features: Tensor | Sequence[Tensor], layout: FeatureLayout | str) -> int:
-    """D, the channel width of ``features`` laid out as ``layout`` (the sum over pathways)."""
-    layout = FeatureLayout(layout)
-    if layout is FeatureLayout.PATHWAYS:
-        return sum(m.shape[1] for m in _check_pathways(features))
-    assert isinstance(features, Tensor)
-    return features.shape[1 if layout is FeatureLayout.BCTHW else 2]
-
-
 def fuse_pathways(maps: Sequence[Tensor]) -> Tensor:
     """Pathway maps [[B, D_1, T_1, H', W'], [B, D_2, T_2, H', W'], ...] -> one map [B, sum D_i, T_1, H', W'].
 
@@ -142,17 +136,19 @@ def temporal_pool(features: Tensor | Sequence[Tensor], layout: FeatureLayout | s
     BCTHW [B, D, T', H', W']: the mean over H', W'. BTC [B, T, D]: unchanged. BMCTV [B, M, D, T', V]: the mean
     over persons and joints. PATHWAYS: :func:`fuse_pathways`, then the mean over H', W' (T' of the first
     pathway).
+
+    Raises:
+        ValueError: ``features`` that are not laid out as ``layout`` says (a list where one tensor is expected).
     """
     layout = FeatureLayout(layout)
-    if layout is FeatureLayout.BTC:
-        assert isinstance(features, Tensor)
-        return features
-    if layout is FeatureLayout.BMCTV:
-        assert isinstance(features, Tensor)
-        return features.mean(dim=(1, 4)).transpose(1, 2)
     if layout is FeatureLayout.PATHWAYS:
         features = fuse_pathways(features)  # type: ignore[arg-type]
-    assert isinstance(features, Tensor)
+    elif not isinstance(features, Tensor):
+        raise ValueError(f"{layout.value} features are one tensor, got {type(features).__name__}")
+    if layout is FeatureLayout.BTC:
+        return features
+    if layout is FeatureLayout.BMCTV:
+        return features.mean(dim=(1, 4)).transpose(1, 2)
     return features.mean(dim=(3, 4)).transpose(1, 2)
 
 

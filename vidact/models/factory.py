@@ -25,8 +25,9 @@ def build_model(name: str, *, weights: bool | str | os.PathLike | None = None, *
         >>> build_model("r2plus1d_18.kinetics400", weights=True)        # published weights (cached, downloaded)
         >>> build_model("simple3d", weights="runs/x/best.ckpt")        # a file: class count read from it
 
-    With weights the model comes back in eval mode with ``model.preset`` (how its clips are made, a
-    :class:`~vidact.data.presets.Preset`) and ``model.classes`` (its class names) set.
+    With weights the model comes back in eval mode; :func:`vidact.models.hub.load_published` (and
+    ``hub.load_file``) give it together with its input spec and class names
+    (:class:`~vidact.models.loaded.LoadedModel`).
 
     Args:
         name: a model name (``vidact models``), or ``<model>.<tag>`` for published weights (``vidact weights
@@ -45,7 +46,7 @@ def build_model(name: str, *, weights: bool | str | os.PathLike | None = None, *
                 raise ConfigError(
                     f"{name}: published weights take no builder arguments, got {', '.join(kwargs)}"
                 )
-            return hub.load_published(published)
+            return hub.load_published(published).module
         if weights not in (None, False):
             raise ConfigError(
                 f"{name}: names published weights; pass weights=True, or a file with a model name"
@@ -55,5 +56,5 @@ def build_model(name: str, *, weights: bool | str | os.PathLike | None = None, *
         tags = ", ".join(f"{name}.{w.tag}" for w in model_card(name).weights) or "none published"
         raise ConfigError(f"weights=True needs a name with a tag ({tags})")
     if weights not in (None, False):
-        return hub.load_file(name, weights, **kwargs)  # type: ignore[arg-type]
+        return hub.load_file(name, weights, **kwargs).module  # type: ignore[arg-type]
     return get_builder(name)(**kwargs)

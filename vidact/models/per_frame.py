@@ -380,7 +380,7 @@ def _efficientnet_lite0(num_classes: int) -> nn.Module:
 
 
 # The layers of the ImageNet EfficientNet-Lite0 that vidact's CPU fast path runs in float32 (see
-# vidact.infer.fast): the stem, the first four stages and every depthwise convolution, 45% of the
+# vidact.engine.fast): the stem, the first four stages and every depthwise convolution, 45% of the
 # multiply-adds. These weights are sensitive to bfloat16 rounding: rounding the weights alone (arithmetic in
 # float32) moves the ImageNet logits of real video frames by up to 5.6% of the largest logit, most of it in
 # the early, high-resolution layers (rounding only the first depthwise convolution's weights, high-pass
@@ -393,7 +393,7 @@ def efficientnet_lite0_imagenet(num_classes: int = 1000) -> nn.Module:
     """timm's EfficientNet-Lite0 with the ImageNet weights loaded strictly: images [N, 3, 224, 224] -> [N, K].
 
     Expects pixels scaled to [-1, 1] (``EFFICIENTNET_LITE0_MEAN`` / ``EFFICIENTNET_LITE0_STD``). The network
-    declares the layers that :func:`vidact.infer.fast.optimize_for_inference` keeps in float32 in its
+    declares the layers that :func:`vidact.engine.fast.optimize_for_inference` keeps in float32 in its
     ``float32_modules`` attribute.
 
     Args:

@@ -6,20 +6,11 @@ A model family lives in one self-contained file that defines plain builder funct
     @register_model(card=ModelCard(name="r2plus1d_18", family="resnet3d", input_size=(3, 16, 112, 112), ...))
     def r2plus1d_18(*, num_classes: int = 400, **kwargs) -> nn.Module: ...
 
-Every registered model takes ``num_classes`` and keeps one contract (timm's), which two-stream fusion,
-feature extraction for temporal detection and fine-tuning rely on:
-
-    model(x)                                    clips [B, C, T, H, W] -> logits [B, K]
-    model.forward_features(x)                   -> unpooled features, shape in its docstring: [B, D, T', H', W']
-                                                   for 3D CNNs, [B, T, D] per frame, [slow, fast] maps for SlowFast
-    model.forward_head(f, pre_logits=False)     features -> logits [B, K]; ``pre_logits``: pooled [B, D]
-    model.num_features                          D, the width of the pooled features
-    model.num_classes                           K (0: no classifier, ``model(x)`` returns [B, D])
-    model.get_classifier()                      the classifier module, whose parameters are ``card.classifier.*``
-    model.reset_classifier(K)                   a new classifier for K classes (0: none)
-
-``model(x) == model.forward_head(model.forward_features(x))``. tests/test_contract.py checks all of it for
-every registered model.
+Every registered model takes ``num_classes`` (0: no classifier) and keeps one contract (timm's, with a time
+axis), which two-stream fusion, feature extraction, temporal detection and fine-tuning rely on: the
+:class:`~vidact.models.contract.VideoModel` protocol and its feature layouts, defined in
+:mod:`vidact.models.contract`; the classifier's parameters are ``card.classifier.*``. tests/test_contract.py
+checks all of it for every registered model.
 """
 
 from __future__ import annotations

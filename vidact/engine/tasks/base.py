@@ -33,9 +33,8 @@ import inspect
 import operator
 import os
 import warnings
-from collections.abc import Mapping
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -401,6 +400,7 @@ def _pretrained(
     from ...models.converters import get_converter, read_layout
 
     name = str(model.pretrained)
+    converter = None if model.pretrained_layout == "vidact" else _pretrained_converter(model)
     try:
         ref = resolve_model_ref(name)
     except CheckpointError as e:
@@ -422,7 +422,7 @@ def _pretrained(
         if notice is not None:
             warnings.warn(f"{path}: {notice}", stacklevel=3)
         return state, None, str(path)
-    return raw, _pretrained_converter(model), str(path)
+    return raw, converter, str(path)
 
 
 def _pretrained_converter(model: ModelConfig) -> Callable[[dict[str, Tensor]], dict[str, Tensor]] | None:

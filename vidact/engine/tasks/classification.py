@@ -28,9 +28,9 @@ from ...errors import ConfigError
 from ...models.loaded import LoadedModel
 from ..config import EvalConfig
 from ..metrics import classification_metrics
-from ..scoring import Average, EvalResult, evaluate_model, views_sampler
 from ..optim import mixup, soft_cross_entropy, soft_targets
 from ..report import save_confusion_matrix, save_per_class_accuracy
+from ..scoring import Average, EvalResult, evaluate_model, views_sampler
 from .base import Batch, StepOutput, Task, TaskData, build_network, recipe_of, video_datasets
 from .registry import register_task
 
@@ -169,4 +169,3 @@ def evaluate_video(
     )
     result.checkpoint, result.data, result.split = loaded.source, os.fspath(data), split or None
     return result
-

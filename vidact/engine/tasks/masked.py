@@ -47,9 +47,10 @@ class MaskedVideoModel(nn.Module):
     """A registry model's features, decoded back to the pixels of every tubelet.
 
     ``forward(clips [B, 3, T, H, W], mask [B, T', H', W'] bool)`` -> reconstruction [B, 3, T, H, W]: the clip
-    with the masked tubelets set to 0 goes through ``encoder.forward_features`` ([B, C, T', H', W']) and a
-    two-layer 1x1x1 convolutional decoder ([B, 3 * t * h * w, T', H', W']), whose channels are each cell's
-    tubelet of pixels.
+    with the masked tubelets set to 0 goes through the encoder's feature map
+    (:func:`~vidact.models.contract.feature_map`: [B, C, T', H', W']; SlowFast's pathways fused onto the Slow
+    time axis) and a two-layer 1x1x1 convolutional decoder ([B, 3 * t * h * w, T', H', W']), whose channels are
+    each cell's tubelet of pixels.
     """
 
     def __init__(self, encoder: nn.Module, num_features: int, tubelet: tuple[int, int, int]):
@@ -73,7 +74,8 @@ class MaskedVideoModel(nn.Module):
 @register_task
 class MaskedReconstruction(Task):
     """Unlabelled clips [B, 3, T, H, W] -> their masked tubelets reconstructed; needs a model whose
-    ``forward_features`` returns [B, C, T', H', W'] maps (the 3D CNNs) that divide the clip evenly."""
+    features are [B, C, T', H', W'] maps (``feature_layout`` ``BCTHW``, the 3D CNNs, or ``pathways``, SlowFast)
+    that divide the clip evenly."""
 
     name = "masked_reconstruction"
     loss_names = ("reconstruction",)
@@ -81,7 +83,9 @@ class MaskedReconstruction(Task):
     monitor = "mse"
     higher_is_better = False
     produces_classifier = False  # its checkpoints reconstruct pixels: nothing to evaluate or predict
-    backbone_prefix = "encoder."  # what seeds fine-tuning (model.pretrained: RUN): the encoder, not the decoder
+    backbone_prefix = (
+        "encoder."  # what seeds fine-tuning (model.pretrained: RUN): the encoder, not the decoder
+    )
 
     def __init__(self, config: Config, mask_ratio: float = 0.75):
         super().__init__(config)

@@ -58,7 +58,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from ..engine.precision import resolve_settings
+from .precision import resolve_settings
 from ..errors import ConfigError
 
 __all__ = [
