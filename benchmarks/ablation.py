@@ -75,10 +75,14 @@ def recipe(args: argparse.Namespace, kernel: str, seed: int, root: Path) -> dict
     }
 
 
-def pair_accuracy(scores: np.ndarray, labels: np.ndarray, classes: list[str], partners: dict[str, str]) -> float:
+def pair_accuracy(
+    scores: np.ndarray, labels: np.ndarray, classes: list[str], partners: dict[str, str]
+) -> float:
     """How often the top-1 class is the true class or its time-reversed partner; ``classes`` in score order."""
     pred = scores.argmax(axis=1)
-    return float(np.mean([classes[p] in (classes[y], partners[classes[y]]) for p, y in zip(pred, labels, strict=True)]))
+    return float(
+        np.mean([classes[p] in (classes[y], partners[classes[y]]) for p, y in zip(pred, labels, strict=True)])
+    )
 
 
 def summarize(runs: list[dict]) -> dict[str, dict]:
@@ -133,7 +137,9 @@ def plot(summary: dict[str, dict], runs: list[dict], n_classes: int, path: Path)
         ys = [100 * r["top1"] for r in runs if r["kernel"] == k]
         ax.scatter([i] * len(ys), ys, color="black", s=12, zorder=3)
     ax.axhline(100 / n_classes, color="red", linestyle=":", label="chance")
-    ax.axhline(50, color="orange", linestyle="--", label="order-blind ceiling: right pair, direction by chance")
+    ax.axhline(
+        50, color="orange", linestyle="--", label="order-blind ceiling: right pair, direction by chance"
+    )
     ax.set_xticks(range(len(names)), [f"{summary[k]['kernel']}\n{k}" for k in names])
     ax.set_ylabel("test top-1 (%)")
     ax.set_ylim(0, 100)
@@ -169,8 +175,15 @@ def main() -> None:
     started = time.perf_counter()
     root = args.work / f"data-{args.size}px-{args.frames}f-{args.train_videos}-{'-'.join(args.pairs)}"
     info = synthesize(
-        root, "temporal", videos_per_class={"train": args.train_videos, "test": args.test_videos},
-        size=args.size, frames=args.frames, pairs=args.pairs, seed=0, progress=args.progress, overwrite=True,
+        root,
+        "temporal",
+        videos_per_class={"train": args.train_videos, "test": args.test_videos},
+        size=args.size,
+        frames=args.frames,
+        pairs=args.pairs,
+        seed=0,
+        progress=args.progress,
+        overwrite=True,
     )
     classes = list(info.classes)
     runs: list[dict] = []
@@ -187,8 +200,12 @@ def main() -> None:
             t = time.perf_counter()
             result = train(cfg, run_dir, progress=args.progress)
             seconds = time.perf_counter() - t
-            ev = evaluate(result.run_dir, root, split="test", num_clips=1, num_crops=1, progress=args.progress)
-            pair = pair_accuracy(np.asarray(ev.scores), np.asarray(ev.labels), list(ev.classes), info.partners)
+            ev = evaluate(
+                result.run_dir, root, split="test", num_clips=1, num_crops=1, progress=args.progress
+            )
+            pair = pair_accuracy(
+                np.asarray(ev.scores), np.asarray(ev.labels), list(ev.classes), info.partners
+            )
             row = {
                 "kernel": kernel,
                 "model": name,
@@ -203,15 +220,20 @@ def main() -> None:
                 "train_seconds": round(seconds, 1),
             }
             runs.append(row)
-            print(f"{name} seed {seed}: test top-1 {row['top1']:.3f} (right pair {row['pair_acc']:.3f}, "
-                  f"direction within it {row['direction_acc']:.3f}), "
-                  f"{seconds:.0f} s", flush=True)
+            print(
+                f"{name} seed {seed}: test top-1 {row['top1']:.3f} (right pair {row['pair_acc']:.3f}, "
+                f"direction within it {row['direction_acc']:.3f}), "
+                f"{seconds:.0f} s",
+                flush=True,
+            )
 
     summary = summarize(runs)
     table = markdown(summary, len(classes))
     payload = {
         "command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "progress"},
+        "settings": {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "progress"
+        },
         "classes": classes,
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__},
         "seconds": round(time.perf_counter() - started, 1),

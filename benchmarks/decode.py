@@ -118,7 +118,9 @@ def _readers(lib: str, path: str, short_side: int | None):
         meta = probe(path) if lib == "vidact" else None
 
         def make(threads):
-            return lambda idx: VideoReader(path, metadata=meta, short_side=short_side, threads=threads).get_frames(idx)
+            return lambda idx: VideoReader(
+                path, metadata=meta, short_side=short_side, threads=threads
+            ).get_frames(idx)
 
         variants["threads=auto"] = make(0)
         variants["threads=1"] = make(1)
@@ -132,9 +134,17 @@ def _readers(lib: str, path: str, short_side: int | None):
             transforms = [Resize(size=(th, tw))]
 
         def make(threads, mode):
-            return lambda idx: VideoDecoder(
-                path, seek_mode=mode, num_ffmpeg_threads=threads, dimension_order="NHWC", transforms=transforms
-            ).get_frames_at(list(idx)).data
+            return lambda idx: (
+                VideoDecoder(
+                    path,
+                    seek_mode=mode,
+                    num_ffmpeg_threads=threads,
+                    dimension_order="NHWC",
+                    transforms=transforms,
+                )
+                .get_frames_at(list(idx))
+                .data
+            )
 
         variants["exact,threads=1"] = make(1, "exact")
         variants["exact,threads=auto"] = make(0, "exact")
@@ -145,7 +155,9 @@ def _readers(lib: str, path: str, short_side: int | None):
         kw = {"width": tw, "height": th} if short_side else {}
 
         def make(threads):
-            return lambda idx: decord.VideoReader(path, num_threads=threads, **kw).get_batch(list(idx)).asnumpy()
+            return lambda idx: (
+                decord.VideoReader(path, num_threads=threads, **kw).get_batch(list(idx)).asnumpy()
+            )
 
         variants["threads=auto"] = make(0)
         variants["threads=1"] = make(1)
@@ -177,7 +189,10 @@ def _sequential(lib: str, path: str):
 
         def run():
             d = VideoDecoder(path, seek_mode="approximate", num_ffmpeg_threads=0, dimension_order="NHWC")
-            return sum(b.data.shape[0] for b in (d.get_frames_in_range(a, min(a + 30, NUM_FRAMES)) for a in range(0, NUM_FRAMES, 30)))
+            return sum(
+                b.data.shape[0]
+                for b in (d.get_frames_in_range(a, min(a + 30, NUM_FRAMES)) for a in range(0, NUM_FRAMES, 30))
+            )
 
     elif lib in ("decord", "decord2"):
         import decord
@@ -317,9 +332,17 @@ def dataloader_epoch(n_videos: int, workers: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer clips and repeats (smoke test)")
-    ap.add_argument("--libs", nargs="*", default=["naive_pyav", "vidact", "vidact_cold", "torchcodec", "decord", "decord2"])
-    ap.add_argument("--decord-path", default=str(HERE / ".libs" / "decord"), help="pip --target dir of decord 0.6")
-    ap.add_argument("--decord2-path", default=str(HERE / ".libs" / "decord2"), help="pip --target dir of decord2")
+    ap.add_argument(
+        "--libs",
+        nargs="*",
+        default=["naive_pyav", "vidact", "vidact_cold", "torchcodec", "decord", "decord2"],
+    )
+    ap.add_argument(
+        "--decord-path", default=str(HERE / ".libs" / "decord"), help="pip --target dir of decord 0.6"
+    )
+    ap.add_argument(
+        "--decord2-path", default=str(HERE / ".libs" / "decord2"), help="pip --target dir of decord2"
+    )
     ap.add_argument("--out", default=str(HERE / "results" / "decode.json"))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -331,9 +354,21 @@ def main() -> None:
 
     videos = make_videos()
     report: dict = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "setup": {"frames": NUM_FRAMES, "fps": FPS, "gop": GOP, "clip_len": CLIP_LEN, "stride": STRIDE,
-                  "clips_per_repeat": n_clips, "repeats": repeats, "videos": {k: os.path.basename(v) for k, v in videos.items()}},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "setup": {
+            "frames": NUM_FRAMES,
+            "fps": FPS,
+            "gop": GOP,
+            "clip_len": CLIP_LEN,
+            "stride": STRIDE,
+            "clips_per_repeat": n_clips,
+            "repeats": repeats,
+            "videos": {k: os.path.basename(v) for k, v in videos.items()},
+        },
         "libraries": {},
         "skipped": {},
     }
@@ -346,8 +381,12 @@ def main() -> None:
                 continue
             env["PYTHONPATH"] = extra + os.pathsep + env.get("PYTHONPATH", "")
         print(f"[{lib}] running ...", file=sys.stderr, flush=True)
-        proc = subprocess.run([sys.executable, __file__, "--worker", lib] + (["--quick"] if args.quick else []),
-                              capture_output=True, text=True, env=env)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", lib] + (["--quick"] if args.quick else []),
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["?"])[-1]
             report["skipped"][lib] = f"failed: {last}"
@@ -368,7 +407,11 @@ def main() -> None:
             r = {}
             if "naive_pyav" in libs:
                 r["vs_naive"] = v / libs["naive_pyav"]["results"][key]["clips_per_s"]
-            others = [(n, libs[n]["results"][key]["clips_per_s"]) for n in ("torchcodec", "decord", "decord2") if n in libs]
+            others = [
+                (n, libs[n]["results"][key]["clips_per_s"])
+                for n in ("torchcodec", "decord", "decord2")
+                if n in libs
+            ]
             if others:
                 name, best = max(others, key=lambda x: x[1])
                 r["fastest_other"] = name
@@ -383,10 +426,14 @@ def main() -> None:
 
 def markdown_table(report: dict) -> str:
     libs = report["libraries"]
-    order = [n for n in ("vidact", "vidact_cold", "naive_pyav", "torchcodec", "decord", "decord2") if n in libs]
+    order = [
+        n for n in ("vidact", "vidact_cold", "naive_pyav", "torchcodec", "decord", "decord2") if n in libs
+    ]
     keys = [k for k in next(iter(libs.values()))["results"] if not k.endswith("sequential")]
-    lines = ["| scenario | " + " | ".join(order) + " | vidact / naive | vidact / fastest other |",
-             "|---|" + "---|" * (len(order) + 2)]
+    lines = [
+        "| scenario | " + " | ".join(order) + " | vidact / naive | vidact / fastest other |",
+        "|---|" + "---|" * (len(order) + 2),
+    ]
     for k in keys:
         cells = [f"{libs[n]['results'][k]['clips_per_s']:.2f}" for n in order]
         r = report["ratios"].get(k, {})

@@ -14,7 +14,6 @@ oracle's views and the video scores averaged by hand.
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import shutil
 import subprocess
@@ -57,7 +56,9 @@ MODEL_CLASSES = ["delta", "gamma", "epsilon", "alpha", "zeta", "beta"]
 # Frames are resized from 32x48 to 20x30 (short side 20), then cropped to 16x16: the centre crop is at (2, 7),
 # the three crops at left 0, 7 and 14.
 SPEC = dict(frames=4, frame_stride=2, short_side=20, crop_size=16)
-RECIPE = dict(clip_len=4, stride=2, short_side=20, crop_size=16)  # the same, as a recipe's data section says it
+RECIPE = dict(
+    clip_len=4, stride=2, short_side=20, crop_size=16
+)  # the same, as a recipe's data section says it
 IMAGENET = dict(mean=NORMALIZATIONS["imagenet"][0], std=NORMALIZATIONS["imagenet"][1])
 # Resizing while decoding (swscale, from YUV) and PIL's resize of the decoded RGB frames differ by up to ~3 grey
 # levels on average over a view of these videos; a view not resized, reversed or mirrored is off by 12 or more.
@@ -302,7 +303,12 @@ def test_segment_views():
 
 def test_presets_from_cards_and_recipes():
     r2plus1d = model_card("r2plus1d_18").default_preset()  # its published weights' preset: torchvision's
-    assert (r2plus1d.clip_len, r2plus1d.stride, r2plus1d.resize, r2plus1d.crop_size) == (16, 2, (128, 171), 112)
+    assert (r2plus1d.clip_len, r2plus1d.stride, r2plus1d.resize, r2plus1d.crop_size) == (
+        16,
+        2,
+        (128, 171),
+        112,
+    )
     assert r2plus1d.mean == (0.43216, 0.394666, 0.37645) and r2plus1d.decode_short_side is None
     assert model_card("slowfast_r50").default_preset().mean == NORMALIZATIONS["kinetics"][0]
     i3d = model_card("i3d_inception_v1").default_preset()  # inputs in [-1, 1]: (x - 0.5) / 0.5 on [0, 1]

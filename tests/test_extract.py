@@ -245,7 +245,9 @@ def test_a_video_whose_outputs_fail_midway_has_no_record_and_is_redone(corpus, t
     video = corpus / "a" / "v0.mp4"
     report = extract(HalfWritten(), video, tmp_path, progress=False)
     assert [f.reason for f in report.failed] == ["TypeError: array 'bad' has dtype object"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["_summary.half.json"]  # no record, no partial output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "_summary.half.json"
+    ]  # no record, no partial output
     fixed = FrameMeans()
     fixed.name = "half"
     assert (

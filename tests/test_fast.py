@@ -17,7 +17,6 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 import vidact.engine.precision as precision
 from vidact.data.synth import SCENE_CLASSES, TEMPORAL_CLASSES, clip_rng, render_clip
-from vidact.errors import ConfigError
 from vidact.engine.fast import (
     FastPath,
     Float32Island,
@@ -26,6 +25,7 @@ from vidact.engine.fast import (
     prepare_for_inference,
     resolve_inference_precision,
 )
+from vidact.errors import ConfigError
 from vidact.io import VideoReader
 from vidact.models import build_model
 from vidact.models.per_frame import (

@@ -13,7 +13,7 @@ import torch
 
 from vidact._unpickle import safe_unpickle
 from vidact.cli import main
-from vidact.errors import ConfigError, DatasetError, UnsafePickleError
+from vidact.errors import ConfigError, UnsafePickleError
 from vidact.infer.fusion import MultiStream, are_probabilities, fuse_scores, read_scores
 from vidact.models import build_model
 
@@ -87,7 +87,9 @@ def test_score_pickles_with_tensors_load_and_code_does_not_run(tmp_path) -> None
     evil = tmp_path / "evil.pkl"
     with open(evil, "wb") as f:
         pickle.dump([{"gt_label": torch.tensor([0]), "pred_score": Payload()}], f)
-    with pytest.raises(UnsafePickleError, match=r"evil\.pkl: not a safe pickle \(it needs (posix|os)\.system"):
+    with pytest.raises(
+        UnsafePickleError, match=r"evil\.pkl: not a safe pickle \(it needs (posix|os)\.system"
+    ):
         safe_unpickle(evil, tensors=True)
     with pytest.raises(UnsafePickleError, match="not a safe pickle"):
         read_scores(evil)

@@ -239,8 +239,10 @@ def test_metadata_cache(tmp_path, videos, monkeypatch):
     m2 = probe(videos["h264.mkv"], cache=reloaded)
     assert m2.to_json() == m1.to_json()
     np.testing.assert_array_equal(m2.index.pts, m1.index.pts)
-    assert torch.equal(VideoReader(videos["h264.mkv"], metadata=m2).get_frames([50]), VideoReader(
-        videos["h264.mkv"], metadata=m1).get_frames([50]))
+    assert torch.equal(
+        VideoReader(videos["h264.mkv"], metadata=m2).get_frames([50]),
+        VideoReader(videos["h264.mkv"], metadata=m1).get_frames([50]),
+    )
     # a changed file (new mtime) is not served from the cache
     os.utime(videos["h264.mkv"], ns=(time.time_ns(), time.time_ns() + 10**9))
     assert reloaded.get(videos["h264.mkv"]) is None
@@ -248,14 +250,18 @@ def test_metadata_cache(tmp_path, videos, monkeypatch):
     assert isinstance(m1.index.to_json()["pts"], dict)
 
 
-@pytest.mark.skipif("torchcodec" not in available_backends(), reason="torchcodec or FFmpeg libraries not installed")
+@pytest.mark.skipif(
+    "torchcodec" not in available_backends(), reason="torchcodec or FFmpeg libraries not installed"
+)
 def test_torchcodec_backend_agrees(videos):
     path = videos["h264.mp4"]
     idx = [0, 17, 18, 60, 95]
     ours = VideoReader(path).get_frames(idx)
     theirs = VideoReader(path, backend="torchcodec").get_frames(idx)
     assert theirs.shape == ours.shape
-    assert (ours.float() - theirs.float()).abs().mean() < 2.0  # same FFmpeg decode; colour conversion may differ
+    assert (
+        ours.float() - theirs.float()
+    ).abs().mean() < 2.0  # same FFmpeg decode; colour conversion may differ
 
 
 # -- bad input ------------------------------------------------------------------------------------------------
@@ -269,7 +275,9 @@ def bad_files(tmp_path_factory, videos) -> dict[str, tuple[str, str]]:
     out["missing"] = (str(root / "nope.mp4"), "no such file")
     (root / "empty.mp4").write_bytes(b"")
     out["empty"] = (str(root / "empty.mp4"), "empty file")
-    (root / "random.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
+    (root / "random.mp4").write_bytes(
+        np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+    )
     out["random bytes"] = (str(root / "random.mp4"), "invalid data")
     data = open(videos["h264.mp4"], "rb").read()
     (root / "truncated.mp4").write_bytes(data[: len(data) // 2])
@@ -305,8 +313,17 @@ def bad_files(tmp_path_factory, videos) -> dict[str, tuple[str, str]]:
     return out
 
 
-BAD = ["missing", "empty", "random bytes", "truncated mp4", "truncated mkv", "audio only", "unsupported codec",
-       "zero frames", "directory"]
+BAD = [
+    "missing",
+    "empty",
+    "random bytes",
+    "truncated mp4",
+    "truncated mkv",
+    "audio only",
+    "unsupported codec",
+    "zero frames",
+    "directory",
+]
 
 
 @pytest.mark.parametrize("case", BAD)
@@ -320,7 +337,9 @@ def test_bad_input_raises_video_error(bad_files, case):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vidact.cli", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "vidact.cli", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_cli_info_bad_input_one_line_exit_2(bad_files):

@@ -190,7 +190,9 @@ def test_published_torchvision_weights(tmp_path):
         load_predictor("r3d_18", weights=weights)
     with pytest.raises(ConfigError, match="3 class names for weights with 400 classes"):
         load_predictor("r2plus1d_18", weights=weights, labels=_lines(tmp_path / "three.txt", 3))
-    with pytest.raises(ConfigError, match=r"needs weights: published weights by name \(slowfast_r50.kinetics400"):
+    with pytest.raises(
+        ConfigError, match=r"needs weights: published weights by name \(slowfast_r50.kinetics400"
+    ):
         load_predictor("slowfast_r50")
     with pytest.raises(ConfigError, match="needs weights: --weights FILE"):
         load_predictor("simple3d")

@@ -21,8 +21,8 @@ import torch
 from vidact.cli import main
 from vidact.data.synth import synthesize
 from vidact.data.synth.skeleton import synthesize_skeletons
-from vidact.engine.load import load_model
 from vidact.engine.config import Config, load_config
+from vidact.engine.load import load_model
 from vidact.engine.train import train
 from vidact.models import list_models, model_card
 

@@ -30,8 +30,8 @@ from vidact.cli import main
 from vidact.data.datasets import collate_clips
 from vidact.data.synth import synthesize
 from vidact.engine.checkpoint import load_checkpoint
-from vidact.engine.load import load_model
 from vidact.engine.config import load_config, save_config
+from vidact.engine.load import load_model
 from vidact.engine.optim import LRSchedule, build_optimizer, mixup, soft_cross_entropy, soft_targets
 from vidact.engine.precision import native_bf16
 from vidact.engine.train import HISTORY_COLUMNS, RunResult, ShardedBatchSampler, state_checksum, train
@@ -248,7 +248,6 @@ def test_run_directory(videos: Path, tmp_path: Path) -> None:
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
 
     info = load_model(run)  # best.ckpt, as `vidact eval` and `vidact predict` read it
-    model = info.module
     assert info.source == str(result.best_checkpoint) and info.metrics["top1"] == best["top1"]
     assert info.classes == result.classes and info.config["data"]["clip_len"] == 8
     last, _ = load_checkpoint(run, "last")

@@ -500,7 +500,9 @@ def _check_consistency(cfg: Config, source: str) -> None:
         recipe_normalization(dataclasses.asdict(cfg.data), dataclasses.asdict(cfg.model))
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
-    if cfg.model.pretrained_layout != "vidact":  # vidact's own needs no converter (nor vidact.models imported)
+    if (
+        cfg.model.pretrained_layout != "vidact"
+    ):  # vidact's own needs no converter (nor vidact.models imported)
         from ..models.converters import check_layout
 
         try:

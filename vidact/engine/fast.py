@@ -58,8 +58,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .precision import resolve_settings
 from ..errors import ConfigError
+from .precision import resolve_settings
 
 __all__ = [
     "FastPath",

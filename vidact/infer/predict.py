@@ -49,11 +49,11 @@ import torch
 
 from ..data.datasets import read_class_names
 from ..data.sampling import Sampling
+from ..engine.fast import prepare_for_inference, resolve_inference_precision
 from ..engine.load import load_model
 from ..errors import ConfigError
 from ..models.loaded import LoadedModel
 from .base import Prediction, Predictor, Unit, modality_of, save_json
-from ..engine.fast import prepare_for_inference, resolve_inference_precision
 
 __all__ = [
     "Sampling",

@@ -44,12 +44,15 @@ def list_frames(folder: str, prefix: str | None = None) -> list[str]:
     return [os.path.join(folder, n) for n in names]
 
 
-def probe_frames(folder: str, fps: float = 30.0, prefix: str | None = None) -> tuple[VideoMetadata, list[str]]:
+def probe_frames(
+    folder: str, fps: float = 30.0, prefix: str | None = None
+) -> tuple[VideoMetadata, list[str]]:
     """Metadata of a frame folder; ``fps`` is the rate the frames were extracted at (folders do not store it)."""
     files = list_frames(folder, prefix)
     if not files:
         raise VideoError(
-            folder, "is a directory with no frame images (expected a video file or a folder of img_00001.jpg ...)"
+            folder,
+            "is a directory with no frame images (expected a video file or a folder of img_00001.jpg ...)",
         )
     first = read_frame(files[0])
     h, w = first.shape[:2]

@@ -29,7 +29,6 @@ SEEK_GAP = 8
 _INTERPOLATION = {"bilinear": "BILINEAR", "area": "AREA", "bicubic": "BICUBIC", "nearest": "POINT"}
 
 
-
 def _reason(e: BaseException) -> str:
     if isinstance(e, av.error.EOFError):
         return "no frames (the file ends before the first video frame)"
@@ -169,12 +168,16 @@ def _probe(path: str, container, stream) -> VideoMetadata:
     declared = _declared_frames(container, stream, fps)
     if declared is not None and declared - n > max(2.0, 0.05 * declared):
         secs = f" ({declared / fps:.2f} s)" if fps > 0 else ""
-        raise VideoError(path, f"truncated: the header declares {declared:.0f} frames{secs}, the file holds {n}")
+        raise VideoError(
+            path, f"truncated: the header declares {declared:.0f} frames{secs}, the file holds {n}"
+        )
     keyframes = np.asarray(keyframes, dtype=np.int64)
     seek_ts = np.asarray(seek_ts, dtype=np.int64)
     if keyframes.size == 0 or keyframes[0] != 0:  # decoding can always start at the first frame
         keyframes = np.concatenate([[0], keyframes]).astype(np.int64)
-        seek_ts = np.concatenate([[seek_of.get(int(table[0]), 0) if not counted else 0], seek_ts]).astype(np.int64)
+        seek_ts = np.concatenate([[seek_of.get(int(table[0]), 0) if not counted else 0], seek_ts]).astype(
+            np.int64
+        )
     keyframes, uniq = np.unique(keyframes, return_index=True)
     seek_ts = seek_ts[uniq]
     sorted_pts = table
@@ -342,7 +345,9 @@ class PyAVDecoder:
             self._open()
         else:
             try:
-                self._container.seek(int(self.index.seek_ts[k]), backward=True, any_frame=False, stream=self._stream)
+                self._container.seek(
+                    int(self.index.seek_ts[k]), backward=True, any_frame=False, stream=self._stream
+                )
             except av.error.FFmpegError as e:
                 raise VideoError(self.path, f"seek failed ({_reason(e)})") from None
         self.seeks += 1
@@ -468,5 +473,3 @@ def frame_to_array(
     if rotation:
         arr = np.rot90(arr, k=rotation // 90)
     return arr
-
-

@@ -45,7 +45,9 @@ def available_backends() -> list[str]:
     return out
 
 
-def probe(source: str | os.PathLike, *, cache: MetadataCache | None = None, fps: float = 30.0) -> VideoMetadata:
+def probe(
+    source: str | os.PathLike, *, cache: MetadataCache | None = None, fps: float = 30.0
+) -> VideoMetadata:
     """Metadata (with the frame index) of a video file, GIF or frame folder; reads ``cache`` first if given.
 
     Raises:
@@ -118,7 +120,9 @@ class VideoReader:
             self.backend = "frames"
             self._files = _frames.list_frames(self.path)
             if len(self._files) != m.num_frames:
-                raise VideoError(self.path, f"frame folder changed: {len(self._files)} frames, index says {m.num_frames}")
+                raise VideoError(
+                    self.path, f"frame folder changed: {len(self._files)} frames, index says {m.num_frames}"
+                )
         else:
             backend = DEFAULT_BACKEND if backend == "auto" else backend
             if backend == "pyav":

@@ -77,7 +77,9 @@ def write_video(
                         x = opts.get("x264-params", "")
                         stream.codec_context.options = {
                             **opts,
-                            "x264-params": ":".join(p for p in (x, f"keyint={gop}:min-keyint={gop}:scenecut=0") if p),
+                            "x264-params": ":".join(
+                                p for p in (x, f"keyint={gop}:min-keyint={gop}:scenecut=0") if p
+                            ),
                         }
                 if bframes is not None:
                     stream.codec_context.max_b_frames = bframes

@@ -336,7 +336,9 @@ def _layouts_of(card: ModelCard) -> list[str]:
     """The key layouts a file of this model may have: vidact's, its published weights', then the rest."""
     published = [w.layout for w in card.weights]
     ordered = ["vidact", *published, *converter_layouts(card.family)]
-    return [layout for i, layout in enumerate(ordered) if layout not in ordered[:i] and is_pytorch_layout(layout)]
+    return [
+        layout for i, layout in enumerate(ordered) if layout not in ordered[:i] and is_pytorch_layout(layout)
+    ]
 
 
 def load_file(

@@ -458,7 +458,9 @@ def _weights(
                 git_blob=index_blob,
                 size=index_size,
             ),
-            WeightsFile(f"{_RELEASE}/{stream}/model.ckpt.data-00000-of-00001", git_blob=data_blob, size=data_size),
+            WeightsFile(
+                f"{_RELEASE}/{stream}/model.ckpt.data-00000-of-00001", git_blob=data_blob, size=data_size
+            ),
         ),
         dataset=dataset,
         num_classes=num_classes,

@@ -66,6 +66,7 @@ __all__ = [
     "build_dataset",
 ]
 
+
 def build_dataset(
     kind: str,
     root: str | os.PathLike,
@@ -97,4 +98,3 @@ def build_dataset(
     layout = get_dataset_layout(kind)
     found = layout.read(root, split, annotations=annotations, classes=classes, fold=fold)
     return VideoClipDataset(found.samples, sampler=sampler, classes=found.classes, root=root, **options)
-

@@ -194,7 +194,9 @@ def hmdb51_split(
 
 
 # -- the layouts of this file, by name (build_dataset, data.kind) -------------------------------------------
-def _read_folder(root: str | os.PathLike, split: str | None, *, annotations, classes, fold: int) -> SampleList:
+def _read_folder(
+    root: str | os.PathLike, split: str | None, *, annotations, classes, fold: int
+) -> SampleList:
     FOLDER.unused(annotations=annotations)
     return class_folders(os.path.join(root, split) if split is not None else root, classes=classes)
 
@@ -231,5 +233,7 @@ UCF101 = register_dataset_layout(
     )
 )
 HMDB51 = register_dataset_layout(
-    DatasetLayout("hmdb51", "split: 'train' or 'test'; annotations: the split-file folder; fold 1-3", _read_hmdb51)
+    DatasetLayout(
+        "hmdb51", "split: 'train' or 'test'; annotations: the split-file folder; fold 1-3", _read_hmdb51
+    )
 )

@@ -101,5 +101,7 @@ def _read(root: str | os.PathLike, split: str | None, *, annotations, classes, f
 
 
 SSV2 = register_dataset_layout(
-    DatasetLayout("ssv2", "split: None; annotations: train.json or validation.json; classes: labels.json", _read)
+    DatasetLayout(
+        "ssv2", "split: None; annotations: train.json or validation.json; classes: labels.json", _read
+    )
 )
