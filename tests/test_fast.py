@@ -406,7 +406,8 @@ def test_inference_precision_resolves_as_the_training_precision(monkeypatch: pyt
     cpu = torch.device("cpu")
     assert (
         resolve_inference_precision("auto", cpu)
-        == precision.resolve_settings("auto", "auto", device=cpu).precision
+        == precision.resolve_settings("auto", "auto", device=cpu, training=False).precision
+        == ("bf16" if precision.native_bf16(cpu) else "32")
     )
     assert (
         resolve_inference_precision("32", "cpu") == "32"

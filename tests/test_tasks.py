@@ -155,6 +155,7 @@ def test_masked_reconstruction_learns(scenes: Path, tmp_path: Path) -> None:
         "val_baseline_mse",
         "val_explained",
         "time",
+        "data_wait",
     )
     assert last["step"] == 12 * 8 and result.classes == []
     assert first["val_explained"] < 0.1
@@ -268,7 +269,7 @@ def test_a_new_task_with_two_losses_needs_no_loop_edit(scenes: Path, tmp_path: P
 # -- precision and layout ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_precision_follows_the_hardware(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
-    monkeypatch.setattr(precision, "native_bf16", lambda device: native)
+    monkeypatch.setattr(precision, "bf16_training", lambda device: native)
     cpu = torch.device("cpu")
     auto = precision.resolve_settings("auto", "auto", device=cpu)
     assert auto == (
@@ -288,7 +289,12 @@ def test_the_cpu_probe_and_cpuinfo_agree() -> None:
     flags = precision._cpu_flags()
     if not flags:
         pytest.skip("no /proc/cpuinfo here")
-    assert precision.native_bf16(torch.device("cpu")) == bool(flags & {"avx512_bf16", "amx_bf16"})
+    cpu = torch.device("cpu")
+    assert precision.native_bf16(cpu) == bool(flags & {"avx512_bf16", "amx_bf16"})
+    # training in bf16 needs AMX: AVX512-BF16 alone gives non-finite convolution gradients now and then
+    assert precision.bf16_training(cpu) == ("amx_bf16" in flags)
+    inference = precision.resolve_settings("auto", "auto", device=cpu, training=False).precision
+    assert inference == ("bf16" if flags & {"avx512_bf16", "amx_bf16"} else "32")
 
 
 def test_channels_last_keeps_the_values() -> None:

@@ -33,7 +33,7 @@ from vidact.engine.checkpoint import load_checkpoint
 from vidact.engine.config import load_config, save_config
 from vidact.engine.load import load_model
 from vidact.engine.optim import LRSchedule, build_optimizer, mixup, soft_cross_entropy, soft_targets
-from vidact.engine.precision import native_bf16
+from vidact.engine.precision import bf16_training
 from vidact.engine.train import HISTORY_COLUMNS, RunResult, ShardedBatchSampler, state_checksum, train
 from vidact.errors import CheckpointError, ConfigError, DatasetError
 from vidact.models import build_model, register_model
@@ -234,8 +234,8 @@ def test_run_directory(videos: Path, tmp_path: Path) -> None:
     assert summary["best"]["top1"] == best["top1"] and summary["final"]["epoch"] == 2
     assert summary["per_class_accuracy"] == dict(zip(result.classes, best["per_class_acc"], strict=True))
     assert summary["bad_videos"] == {"train": [], "val": []} and summary["decode_failures"] == []
-    # The engine's default precision: bfloat16 autocast and channels-last where the CPU computes in bf16.
-    native = native_bf16(torch.device("cpu"))
+    # The engine's default precision: bfloat16 autocast and channels-last where the CPU trains in bf16 (AMX).
+    native = bf16_training(torch.device("cpu"))
     assert (summary["precision"], summary["memory_format"]) == (
         ("bf16", "channels_last_3d") if native else ("32", "contiguous")
     )
@@ -489,7 +489,9 @@ def uninterrupted(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> Run
     """The run the killed-and-resumed ones must reproduce bit for bit."""
     out = tmp_path_factory.mktemp("uninterrupted") / "run"
     result = train(load_config(None, resume_overrides(videos)), out, progress=False)
-    assert result.precision == ("bf16" if native_bf16(torch.device("cpu")) else "32")  # the engine's default
+    assert result.precision == (
+        "bf16" if bf16_training(torch.device("cpu")) else "32"
+    )  # the engine's default
     return result
 
 

@@ -5,9 +5,10 @@
     >>> logits = model(clips)         # clips [B, 3, T, H, W] float32 -> logits [B, K] float32
 
 :func:`resolve_inference_precision` and :func:`prepare_for_inference` are what the commands (``vidact predict``,
-``eval``, ``extract features``) call: ``--precision auto`` (the default) resolves exactly as the recipes'
-``train.precision: auto`` does (:func:`vidact.engine.precision.native_bf16`: CPUs with AVX512-BF16 or AMX, GPUs
-with bfloat16), and ``--precision 32`` keeps the eager float32 model.
+``eval``, ``extract features``) call: ``--precision auto`` (the default) means bf16 where the hardware computes
+it natively (:func:`vidact.engine.precision.native_bf16`: CPUs with AVX512-BF16 or AMX, GPUs with bfloat16) —
+inference needs only sound forward passes, so it takes bf16 also on CPUs where training does not
+(:func:`~vidact.engine.precision.bf16_training`) — and ``--precision 32`` keeps the eager float32 model.
 
 :func:`optimize_for_inference` returns a :class:`FastPath`, an inference-only copy of the model that takes and
 returns what the model does, and inside:
@@ -439,16 +440,17 @@ def optimize_for_inference(
 
 def resolve_inference_precision(precision: str, device: torch.device | str) -> InferencePrecision:
     """What ``--precision`` means on ``device``: ``"auto"`` is ``"bf16"`` where ``device`` computes bfloat16
-    natively (CPUs with AVX512-BF16 or AMX, CUDA GPUs with bfloat16) and ``"32"`` elsewhere, resolved exactly
-    as a recipe's ``train.precision: auto`` (:func:`vidact.engine.precision.resolve_settings`); ``"32"`` and
-    ``"bf16"`` are themselves.
+    natively (CPUs with AVX512-BF16 or AMX, CUDA GPUs with bfloat16) and ``"32"`` elsewhere, resolved by the
+    training precision's rule (:func:`vidact.engine.precision.resolve_settings` with ``training=False``);
+    ``"32"`` and ``"bf16"`` are themselves.
 
     Raises:
         ConfigError: a precision other than ``auto``, ``32`` and ``bf16``.
     """
     if precision not in _PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; choose from {', '.join(_PRECISIONS)}")
-    return resolve_settings(precision, "auto", device=torch.device(device)).precision  # type: ignore[arg-type]
+    settings = resolve_settings(precision, "auto", device=torch.device(device), training=False)  # type: ignore[arg-type]
+    return settings.precision
 
 
 def prepare_for_inference(model: nn.Module, precision: str, device: torch.device | str) -> nn.Module:

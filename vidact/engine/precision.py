@@ -24,7 +24,14 @@ from typing import Literal
 import torch
 from torch import nn
 
-__all__ = ["NumericSettings", "native_bf16", "resolve_settings", "to_memory_format", "batch_to_memory_format"]
+__all__ = [
+    "NumericSettings",
+    "native_bf16",
+    "bf16_training",
+    "resolve_settings",
+    "to_memory_format",
+    "batch_to_memory_format",
+]
 
 Precision = Literal["32", "bf16"]
 MemoryFormat = Literal["channels_last_3d", "contiguous"]
@@ -71,16 +78,38 @@ def native_bf16(device: torch.device) -> bool:
     return any(flag in _cpu_flags() for flag in _BF16_CPU_FLAGS)
 
 
+def _amx(device: torch.device) -> bool:
+    """A CPU with AMX tiles (torch's probe, else ``/proc/cpuinfo``)."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(probe()) if callable(probe) else "amx_bf16" in _cpu_flags()
+
+
+def bf16_training(device: torch.device) -> bool:
+    """Whether ``device`` trains in bfloat16 reliably: a CUDA GPU with native bfloat16, or a CPU with AMX.
+
+    A CPU with AVX512-BF16 but no AMX computes bf16 natively, but there oneDNN's bf16 convolution *backward*
+    (torch 2.14.1) gives non-finite weight gradients now and then — measured on an AMD EPYC (AVX512-BF16, no
+    AMX): 1 step in 40 of Simple3D in channels-last, and training runs that turn to NaN within an epoch — while
+    its forward passes are sound. So ``auto`` trains in float32 there and infers in bf16 (:func:`native_bf16`).
+    """
+    if device.type == "cuda":
+        return native_bf16(device)
+    return device.type == "cpu" and native_bf16(device) and _amx(device)
+
+
 def resolve_settings(
     precision: Literal["auto", "32", "bf16"],
     memory_format: Literal["auto", "channels_last_3d", "contiguous"],
     *,
     device: torch.device,
+    training: bool = True,
 ) -> NumericSettings:
-    """``auto`` precision is ``bf16`` where :func:`native_bf16`, else ``32``; ``auto`` memory format is
+    """``auto`` precision is ``bf16`` where the device computes it natively and, for ``training``, soundly
+    (:func:`bf16_training`; inference: :func:`native_bf16`), else ``32``; ``auto`` memory format is
     ``channels_last_3d`` with ``bf16`` and ``contiguous`` with ``32`` (alone, channels-last gains less, and
     float32 recipes keep the layout their numbers were measured with)."""
-    resolved: Precision = ("bf16" if native_bf16(device) else "32") if precision == "auto" else precision
+    sound = bf16_training(device) if training else native_bf16(device)
+    resolved: Precision = ("bf16" if sound else "32") if precision == "auto" else precision
     if memory_format == "auto":
         memory_format = "channels_last_3d" if resolved == "bf16" else "contiguous"
     return NumericSettings(resolved, memory_format)
