@@ -19,33 +19,23 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Literal
 
-import torch
-
 from ..errors import ConfigError
 from .inputs import register_input
 from .transforms import (
     CenterCrop,
     ClipTransform,
+    ColorJitter,
     Compose,
-    Normalize,
-    RandomCrop,
-    RandomHorizontalFlip,
     Resize,
-    ShortSideResize,
-    ThreeCrop,
-    ToFloatCTHW,
+    ReverseChannels,
+    eval_transform,
+    input_steps,
+    train_transform,
 )
 
 __all__ = ["Preset", "ReverseChannels"]
 
 Interpolation = Literal["bilinear", "bicubic", "nearest"]
-
-
-class ReverseChannels(ClipTransform):
-    """RGB <-> BGR on a float clip [..., C, T, H, W] (for weights trained on BGR frames, e.g. Caffe models)."""
-
-    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
-        return clip.flip(-4)
 
 
 @register_input
@@ -132,18 +122,6 @@ class Preset:
             tuple(s / scale for s in self.std),
         )
 
-    def _resize(self) -> ClipTransform:
-        if self.resize is not None:
-            return Resize(self.resize, interpolation=self.interpolation, antialias=self.antialias)
-        assert self.short_side is not None
-        return ShortSideResize(self.short_side, interpolation=self.interpolation, antialias=self.antialias)
-
-    def _to_input(self) -> list[ClipTransform]:
-        steps: list[ClipTransform] = [ToFloatCTHW()]
-        if self.channel_order == "BGR":
-            steps.append(ReverseChannels())
-        return steps + [Normalize(*self.normalization())]
-
     @property
     def clip_len(self) -> int:
         """``frames`` (the name the samplers use)."""
@@ -160,33 +138,48 @@ class Preset:
         exact (height, width), which needs full-size frames."""
         return self.short_side if self.resize is None else None
 
+    def _geometry(self) -> dict[str, Any]:
+        """What :func:`~vidact.data.transforms.train_transform` and ``eval_transform`` take of this preset."""
+        return {
+            "short_side": self.short_side,
+            "resize": self.resize,
+            "interpolation": self.interpolation,
+            "antialias": self.antialias,
+            "normalize": self.normalization(),
+            "channel_order": self.channel_order,
+        }
+
     def frame_transform(self) -> Compose:
         """uint8 frames [N, H, W, 3] decoded at :attr:`decode_short_side` -> centre crops [N, crop, crop, 3]
         (resized first where the preset resizes to an exact size): what streaming prediction applies to each
         decoded frame."""
-        steps: list[ClipTransform] = [] if self.resize is None else [self._resize()]
+        steps: list[ClipTransform] = []
+        if self.resize is not None:
+            steps.append(Resize(self.resize, interpolation=self.interpolation, antialias=self.antialias))
         return Compose([*steps, CenterCrop(self.crop_size)])
 
     def to_input(self) -> Compose:
         """uint8 crops [T, h, w, 3] -> the model's float32 [3, T, h, w], channel order and normalisation done."""
-        return Compose(self._to_input())
+        return Compose(input_steps(self.normalization(), self.channel_order))
 
     def eval_transform(self, crop: Literal["center", "three"] = "center") -> Compose:
         """uint8 clip [T, H, W, 3] -> float32 [3, T, crop, crop] (``"center"``) or [3, 3, T, crop, crop]
-        (``"three"``: left/top, centre, right/bottom crops)."""
-        if crop == "center":
-            cropper: ClipTransform = CenterCrop(self.crop_size)
-        elif crop == "three":
-            cropper = ThreeCrop(self.crop_size)
-        else:
-            raise ConfigError(f"unknown crop {crop!r}; choose from 'center', 'three'")
-        return Compose([self._resize(), cropper, *self._to_input()])
+        (``"three"``: left/top, centre, right/bottom crops): :func:`~vidact.data.transforms.eval_transform` of
+        this preset."""
+        return eval_transform(self.crop_size, crop=crop, **self._geometry())
 
-    def train_transform(self, *, flip_p: float = 0.5) -> Compose:
-        """uint8 clip [T, H, W, 3] -> float32 [3, T, crop, crop]: resize, random crop, flip, normalise (the
-        augmentation for fine-tuning these weights; recipes add multi-scale crops and colour jitter)."""
-        return Compose(
-            [self._resize(), RandomCrop(self.crop_size), RandomHorizontalFlip(flip_p), *self._to_input()]
+    def train_transform(
+        self,
+        *,
+        crop: Literal["random", "multi_scale"] = "random",
+        flip_p: float = 0.5,
+        color_jitter: ColorJitter | None = None,
+    ) -> Compose:
+        """uint8 clip [T, H, W, 3] -> float32 [3, T, crop, crop]: resize, random (or TSN multi-scale) crop, flip,
+        colour jitter, normalise — :func:`~vidact.data.transforms.train_transform` of this preset (training
+        from a recipe and fine-tuning these weights build their clips here)."""
+        return train_transform(
+            self.crop_size, crop=crop, flip_p=flip_p, color_jitter=color_jitter, **self._geometry()
         )
 
     def stride_for(self, video_fps: float | None) -> int:

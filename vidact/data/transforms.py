@@ -53,6 +53,8 @@ __all__ = [
     "NORMALIZATIONS",
     "train_transform",
     "eval_transform",
+    "input_steps",
+    "ReverseChannels",
 ]
 
 GeneratorLike = torch.Generator | int | None
@@ -530,18 +532,46 @@ class Normalize(ClipTransform):
 Normalization = str | tuple[Sequence[float], Sequence[float]] | None
 
 
-def _normalization_steps(normalize: Normalization) -> list[ClipTransform]:
+class ReverseChannels(ClipTransform):
+    """RGB <-> BGR on a float clip [..., C, T, H, W] (for weights trained on BGR frames, e.g. Caffe models)."""
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        return clip.flip(-4)
+
+
+def input_steps(normalize: Normalization, channel_order: str = "RGB") -> list[ClipTransform]:
+    """uint8 crops -> the model's float input: scale to [0, 1] (``[C, T, H, W]``), reverse the channels for
+    ``"BGR"`` weights, normalise with the :data:`NORMALIZATIONS` preset ``normalize`` or an explicit
+    ``(mean, std)`` (``None``: [0, 1] only)."""
+    steps: list[ClipTransform] = [ToFloatCTHW()]
+    if channel_order == "BGR":
+        steps.append(ReverseChannels())
+    elif channel_order != "RGB":
+        raise ConfigError(f"unknown channel order {channel_order!r}; choose from 'RGB', 'BGR'")
     if normalize is None:
-        return [ToFloatCTHW()]
+        return steps
     if isinstance(normalize, str):
-        return [ToFloatCTHW(), Normalize.preset(normalize)]
+        return [*steps, Normalize.preset(normalize)]
     mean, std = normalize
-    return [ToFloatCTHW(), Normalize(mean, std)]
+    return [*steps, Normalize(mean, std)]
+
+
+def _resize_step(
+    short_side: int | None,
+    resize: tuple[int, int] | None,
+    interpolation: InterpolationMode | str,
+    antialias: bool,
+) -> ClipTransform:
+    if resize is not None:
+        return Resize(resize, interpolation=interpolation, antialias=antialias)
+    if short_side is None:
+        raise ConfigError("give short_side or resize")
+    return ShortSideResize(short_side, interpolation=interpolation, antialias=antialias)
 
 
 def train_transform(
     size: int = 112,
-    short_side: int = 128,
+    short_side: int | None = 128,
     *,
     crop: str = "random",
     flip_p: float = 0.5,
@@ -549,22 +579,28 @@ def train_transform(
     is_flow: bool = False,
     normalize: Normalization = "imagenet",
     interpolation: InterpolationMode | str = InterpolationMode.BILINEAR,
+    resize: tuple[int, int] | None = None,
+    antialias: bool = True,
+    channel_order: str = "RGB",
 ) -> Compose:
-    """Training augmentation: uint8 clip [T, H, W, C] or [T, C, H, W] -> float32 [C, T, size, size].
+    """Training augmentation: uint8 clip [T, H, W, C] or [T, C, H, W] -> float32 [C, T, size, size]. With
+    :meth:`eval_transform`, the one pair of factories every clip pipeline is built from (an input spec's —
+    :meth:`vidact.data.presets.Preset.train_transform` — included).
 
-    Resize the short side to ``short_side``; crop ``size`` at random (``crop="random"``) or with TSN's
-    multi-scale corner crops resized to ``size`` (``"multi_scale"``); flip with probability ``flip_p`` (negating
-    x for flow when ``is_flow``); jitter colours if ``color_jitter`` is given; scale to [0, 1] and normalise with
-    the :data:`NORMALIZATIONS` preset ``normalize``, or an explicit ``(mean, std)`` (``None``: [0, 1] only). Call
-    the result with ``generator=`` a seed or :class:`torch.Generator` to fix the augmentation of a clip.
+    Resize the short side to ``short_side`` (or to exactly ``resize`` = (height, width)); crop ``size`` at random
+    (``crop="random"``) or with TSN's multi-scale corner crops resized to ``size`` (``"multi_scale"``); flip with
+    probability ``flip_p`` (negating x for flow when ``is_flow``); jitter colours if ``color_jitter`` is given;
+    then :func:`input_steps` (``normalize``, ``channel_order``). Call the result with ``generator=`` a seed or
+    :class:`torch.Generator` to fix the augmentation of a clip.
 
     Raises:
-        ConfigError: an unknown crop or normalisation, a random crop larger than ``short_side``, or colour
+        ConfigError: an unknown crop or normalisation, a random crop larger than the resized frame, or colour
             jitter on flow.
     """
     if crop == "random":
-        if size > short_side:
-            raise ConfigError(f"train_transform: crop size {size} is larger than short_side {short_side}")
+        smallest = min(resize) if resize is not None else short_side
+        if smallest is not None and size > smallest:
+            raise ConfigError(f"train_transform: crop size {size} is larger than short_side {smallest}")
         cropper: RandomClipTransform = RandomCrop(size)
     elif crop == "multi_scale":
         cropper = MultiScaleCrop(size, interpolation=interpolation)
@@ -573,38 +609,42 @@ def train_transform(
     if is_flow and color_jitter is not None:
         raise ConfigError("train_transform: color_jitter does not apply to optical flow (is_flow=True)")
     steps: list[ClipTransform] = [
-        ShortSideResize(short_side, interpolation=interpolation),
+        _resize_step(short_side, resize, interpolation, antialias),
         cropper,
         RandomHorizontalFlip(flip_p, is_flow=is_flow),
     ]
     if color_jitter is not None:
         steps.append(color_jitter)
-    return Compose(steps + _normalization_steps(normalize))
+    return Compose(steps + input_steps(normalize, channel_order))
 
 
 def eval_transform(
     size: int = 112,
-    short_side: int = 128,
+    short_side: int | None = 128,
     *,
     crop: str = "center",
     normalize: Normalization = "imagenet",
     interpolation: InterpolationMode | str = InterpolationMode.BILINEAR,
+    resize: tuple[int, int] | None = None,
+    antialias: bool = True,
+    channel_order: str = "RGB",
 ) -> Compose:
     """Evaluation preprocessing: uint8 clip [T, H, W, C] or [T, C, H, W] -> float32 [C, T, size, size]
     (``crop="center"``) or [3, C, T, size, size] (``crop="three"``: left/top, centre, right/bottom views).
 
-    Resize the short side to ``short_side``, crop, scale to [0, 1] and normalise as :func:`train_transform`.
+    Resize as :func:`train_transform` does, crop, then :func:`input_steps`.
 
     Raises:
-        ConfigError: an unknown crop or normalisation, or a crop larger than ``short_side``.
+        ConfigError: an unknown crop or normalisation, or a crop larger than the resized frame.
     """
-    if size > short_side:
-        raise ConfigError(f"eval_transform: crop size {size} is larger than short_side {short_side}")
+    smallest = min(resize) if resize is not None else short_side
+    if smallest is not None and size > smallest:
+        raise ConfigError(f"eval_transform: crop size {size} is larger than short_side {smallest}")
     if crop == "center":
         cropper: ClipTransform = CenterCrop(size)
     elif crop == "three":
         cropper = ThreeCrop(size)
     else:
         raise ConfigError(f"eval_transform: unknown crop {crop!r}; choose from 'center', 'three'")
-    steps = [ShortSideResize(short_side, interpolation=interpolation), cropper]
-    return Compose(steps + _normalization_steps(normalize))
+    steps = [_resize_step(short_side, resize, interpolation, antialias), cropper]
+    return Compose(steps + input_steps(normalize, channel_order))

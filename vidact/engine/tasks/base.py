@@ -47,7 +47,6 @@ from torch.utils.data import Dataset
 from ...data.datasets import ClipSampler, VideoClipDataset, build_dataset
 from ...data.inputs import InputSpec
 from ...data.presets import Preset
-from ...data.transforms import eval_transform, train_transform
 from ...errors import CheckpointError, ConfigError, DatasetError
 from ...models import get_builder, model_card
 from ...models.loaded import LoadedModel
@@ -269,7 +268,8 @@ def video_datasets(
     if not data.root:
         raise ConfigError("data.root is not set: give the folder of the videos (data.root=PATH)")
     train_sampler, val_sampler = _samplers(data)
-    normalize = recipe_normalization(asdict(data), asdict(model) if model is not None else {})
+    # the clips are made as the run's input spec says: the one it stores, and evaluation and prediction rebuild
+    spec = recipe_preset(Config(data=data, model=model if model is not None else ModelConfig()))
     options = {
         "short_side": data.short_side,
         "on_error": data.on_error,
@@ -284,13 +284,7 @@ def video_datasets(
         sampler=train_sampler,
         annotations=data.annotations,
         classes=data.classes,
-        transform=train_transform(
-            data.crop_size,
-            data.short_side,
-            crop=data.train_crop,
-            flip_p=data.flip_p,
-            normalize=normalize,
-        ),
+        transform=spec.train_transform(crop=data.train_crop, flip_p=data.flip_p),
         **options,
     )
     if not validate:
@@ -304,7 +298,7 @@ def video_datasets(
         sampler=val_sampler,
         annotations=data.val_annotations or data.annotations,
         classes=classes,
-        transform=eval_transform(data.crop_size, data.short_side, normalize=normalize),
+        transform=spec.eval_transform(),
         **options,
     )
     if val_set.classes != train_set.classes:
