@@ -150,7 +150,9 @@ def feature_extractor(
     device: str = "cpu",
     precision: Literal["auto", "32", "bf16"] = "auto",
 ) -> FeatureExtractor:
-    """The ``features`` extractor, its model loaded (and so checked) here.
+    """A model's pooled features over sliding windows of each video (what temporal detection reads).
+
+    The ``features`` extractor; its model is loaded (and so checked) here, once.
 
     Args:
         model: a vidact run folder or checkpoint; or a registered model name with ``weights``.

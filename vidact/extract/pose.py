@@ -43,7 +43,9 @@ __all__ = ["PoseExtractor", "pose_extractor", "collect_annotations"]
 
 @dataclass(frozen=True)
 class PoseExtractor:
-    """The ``pose`` kind for the runner: :func:`extract_pose` of each video, written as ``.pkl`` and ``.npz``.
+    """The body (or hands) pose of every frame of each video, as a PYSKL record (``.pkl`` and ``.npz``).
+
+    The ``pose`` kind for the runner: :func:`extract_pose` of each video.
 
     Build it directly or with ``build_extractor("pose", ...)``; building checks the options and that MediaPipe
     is installed. It holds only options, so it pickles cheaply; each video gets its own MediaPipe
