@@ -1,14 +1,26 @@
-"""What every command prints with: the consoles (stdout, stderr), whole tables into pipes, number formats."""
+"""What every command prints with: the consoles (stdout, stderr), whole tables into pipes, number formats; and
+the options several commands share."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["console", "err_console", "print_whole", "fmt_int", "command_help"]
+__all__ = ["console", "err_console", "print_whole", "fmt_int", "command_help", "PrecisionOption"]
+
+#: ``--precision`` of the commands that run a model (predict, eval; the features kind has it as a parameter).
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        help="auto: the fast path (BatchNorm folded, bf16) where the CPU or GPU computes bf16 natively, "
+        "else float32; 32: eager float32."
+    ),
+]
 
 console = Console()
 err_console = Console(stderr=True)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ._output import console
+from ._output import PrecisionOption, console
 
 
 def eval_cmd(
@@ -52,13 +52,7 @@ def eval_cmd(
         Path | None, typer.Option("--json", help="Write the setting and the metrics as JSON here.")
     ] = None,
     per_video: Annotated[bool, typer.Option(help="Add every video's prediction to the JSON.")] = False,
-    precision: Annotated[
-        str,
-        typer.Option(
-            help="auto: the fast path (BatchNorm folded, bf16) where the CPU or GPU computes bf16 natively, "
-            "else float32; 32: eager float32."
-        ),
-    ] = "auto",
+    precision: PrecisionOption = "auto",
 ) -> None:
     """Test a trained model on a dataset, several views per video.
 

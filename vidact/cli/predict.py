@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ._output import console
+from ._output import PrecisionOption, console
 
 
 def predict(
@@ -54,13 +54,7 @@ def predict(
             "instead of extracting it now."
         ),
     ] = None,
-    precision: Annotated[
-        str,
-        typer.Option(
-            help="auto: the fast path (BatchNorm folded, bf16) where the CPU or GPU computes bf16 natively, "
-            "else float32; 32: eager float32."
-        ),
-    ] = "auto",
+    precision: PrecisionOption = "auto",
 ) -> None:
     """Say what happens in a video: its top labels and a timeline.
 
