@@ -16,13 +16,22 @@ outside a modality's own files tests a spec's type.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from .._registry import Registry
 from ..errors import ConfigError
 
-__all__ = ["InputSpec", "register_input", "input_from_dict", "input_class", "list_modalities", "INPUTS"]
+__all__ = [
+    "InputSpec",
+    "register_input",
+    "input_from_dict",
+    "input_class",
+    "list_modalities",
+    "spec_fields",
+    "INPUTS",
+]
 
 
 @runtime_checkable
@@ -86,3 +95,21 @@ def input_from_dict(values: Mapping[str, Any], *, default_modality: str = "video
     modality = str(values.get("modality", default_modality))
     cls = input_class(modality)
     return cls.from_dict({k: v for k, v in values.items() if k != "modality"})
+
+
+def spec_fields(cls: type, values: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """The fields of a dataclass spec ``cls`` in ``values`` (a :meth:`InputSpec.to_dict`), for its
+    ``from_dict``: ``"modality"`` checked and dropped, unknown keys refused; ``what`` names the spec in errors.
+
+    Raises:
+        ConfigError: another modality, or a key that is not a field.
+    """
+    values = dict(values)
+    modality = values.pop("modality", cls.modality)
+    if modality != cls.modality:
+        raise ConfigError(f"{what}: a {modality} input spec is not a {cls.modality} preset")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{what}: unknown key {unknown[0]!r}; keys are {', '.join(sorted(known))}")
+    return values

@@ -16,11 +16,11 @@ into one ``(mean, std)`` on [0, 1].
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 
 from ..errors import ConfigError
-from .inputs import register_input
+from .inputs import register_input, spec_fields
 from .transforms import (
     CenterCrop,
     ClipTransform,
@@ -205,12 +205,5 @@ class Preset:
         Raises:
             ConfigError: an unknown key, or another modality.
         """
-        values = dict(values)
-        modality = values.pop("modality", cls.modality)
-        if modality != cls.modality:
-            raise ConfigError(f"preset: a {modality} input spec is not a {cls.modality} preset")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"preset: unknown key {unknown[0]!r}; keys are {', '.join(sorted(known))}")
+        values = spec_fields(cls, values, "preset")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})

@@ -296,15 +296,13 @@ class _DataWait:
         self.started = time.perf_counter()
 
     def batches(self, loader: DataLoader) -> Iterator[Any]:
-        """The loader's batches, timing how long each takes to arrive."""
-        begin = time.perf_counter()
-        iterator = iter(loader)
-        self.waited += time.perf_counter() - begin
+        """The loader's batches (:func:`_fetch`), timing how long each takes to arrive (the first: with the
+        iterator's creation)."""
+        batches = _fetch(loader)
         while True:
             begin = time.perf_counter()
             try:
-                with _loading_threads(loader):
-                    batch = next(iterator)
+                batch = next(batches)
             except StopIteration:
                 return
             finally:
@@ -320,6 +318,18 @@ class _DataWait:
     def share(self) -> float:
         """The fraction of the wall time so far spent waiting, in [0, 1]."""
         return min(self.waited / max(self.elapsed, 1e-9), 1.0)
+
+
+def _fetch(loader: DataLoader) -> Iterator[Any]:
+    """The loader's batches, each loaded under :func:`_loading_threads`."""
+    iterator = iter(loader)
+    while True:
+        with _loading_threads(loader):
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+        yield batch
 
 
 @contextmanager
@@ -740,7 +750,7 @@ class _Run:
         module = self.model.module
         module.eval()
         outputs: dict[str, list[Any]] = {}
-        for batch in _DataWait().batches(self.val_loader):
+        for batch in _fetch(self.val_loader):
             batch = self._to_device(batch, "val")
             with self.fabric.autocast():
                 step = self.task.validation_step(module, batch)

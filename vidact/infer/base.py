@@ -27,6 +27,8 @@ from torch import nn
 from .._atomic import write_json
 from .._registry import Registry
 from ..data.inputs import InputSpec
+from ..data.sampling import frame_window_bounds, window_bounds
+from ..errors import ConfigError
 
 __all__ = [
     "Predictor",
@@ -38,9 +40,25 @@ __all__ = [
     "modality_of",
     "save_json",
     "Unit",
+    "unit_bounds",
 ]
 
 Unit = Literal["seconds", "frames"]
+
+
+def unit_bounds(times: np.ndarray, window: float, stride: float, unit: Unit) -> np.ndarray:
+    """The windows over frames at ``times`` [N] (seconds), ``window`` long every ``stride``, in ``unit``:
+    [W, 2] float64 ``(start, end)`` seconds (:func:`~vidact.data.sampling.window_bounds`, or
+    :func:`~vidact.data.sampling.frame_window_bounds` for whole numbers of frames).
+
+    Raises:
+        ConfigError: an unknown unit, a non-positive window or stride.
+    """
+    if unit == "seconds":
+        return window_bounds(times, window, stride)
+    if unit == "frames":
+        return frame_window_bounds(times, int(window), int(stride))
+    raise ConfigError(f"unknown window unit {unit!r}; choose from 'seconds', 'frames'")
 
 
 @dataclass

@@ -126,11 +126,8 @@ def predictor_of(
     (see :func:`load_predictor`)."""
     device = torch.device(device)
     resolved = resolve_inference_precision(precision, device)
-    module = loaded.module.to(device).eval()
-    if resolved != "32":
-        module = prepare_for_inference(module, resolved, device)
     return Predictor(
-        model=module,
+        model=prepare_for_inference(loaded.module, resolved, device),  # "32": the eager model on the device
         name=loaded.name,
         source=loaded.source,
         classes=list(loaded.classes),

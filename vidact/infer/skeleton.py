@@ -42,7 +42,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.sampling import frame_window_bounds, window_bounds
 from ..data.skeleton import SkeletonPreset
 from ..data.skeleton.formats import Record
 from ..data.skeleton.transforms import skeleton_input
@@ -57,6 +56,7 @@ from .base import (
     finish_prediction,
     register_modality,
     score_windows,
+    unit_bounds,
 )
 
 __all__ = [
@@ -233,12 +233,7 @@ class SkeletonModality(Modality):
         times = np.asarray(
             pose.get("timestamps", np.arange(total) / float(pose.get("fps") or 30.0)), dtype=np.float64
         )
-        if unit == "seconds":
-            bounds = window_bounds(times, window, stride)
-        elif unit == "frames":
-            bounds = frame_window_bounds(times, int(window), int(stride))
-        else:
-            raise ConfigError(f"unknown window unit {unit!r}; choose from 'seconds', 'frames'")
+        bounds = unit_bounds(times, window, stride, unit)
         found = np.asarray(pose.get("found", np.ones((1, total), dtype=bool)), dtype=bool).any(axis=0)  # [T]
         select = _selector(preset)
         keeps, answered = [], np.zeros(len(bounds), dtype=bool)
@@ -249,7 +244,6 @@ class SkeletonModality(Modality):
                 keep[int(np.argmin(np.abs(times - (start + end) / 2)))] = True
             keeps.append(keep)
             answered[w] = bool(found[keep].any())
-        views = skeleton_input(select(_frames(record, keeps[0])), preset).shape[0]
 
         def batches() -> Iterator[tuple[np.ndarray, torch.Tensor]]:
             for first in range(0, len(bounds), batch_size):
@@ -261,7 +255,7 @@ class SkeletonModality(Modality):
         yield Windows(
             bounds=bounds,
             batches=batches(),
-            views=views,
+            views=preset.test_inputs,
             answered=answered,
             note=_note(video, preset, found, answered),
             info={"pose": dict(pose), "record": record, "select": select, "found_fraction": seen},

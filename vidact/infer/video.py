@@ -23,10 +23,19 @@ import numpy as np
 import torch
 
 from ..data.presets import Preset
-from ..data.sampling import frame_window_bounds, window_bounds, window_clip
+from ..data.sampling import window_clip
 from ..errors import ConfigError
 from ..io import VideoReader
-from .base import Modality, Prediction, Predictor, Unit, Windows, finish_prediction, register_modality
+from .base import (
+    Modality,
+    Prediction,
+    Predictor,
+    Unit,
+    Windows,
+    finish_prediction,
+    register_modality,
+    unit_bounds,
+)
 from .windows import WindowStream
 
 __all__ = ["VideoModality", "SAMPLINGS"]
@@ -68,12 +77,7 @@ class VideoModality(Modality):
             raise ConfigError(f"unknown sampling {sampling!r}; choose from {', '.join(map(repr, SAMPLINGS))}")
         with VideoReader(video, short_side=preset.decode_short_side) as reader:
             times = reader.timestamps()
-            if unit == "seconds":
-                bounds = window_bounds(times, window, stride)
-            elif unit == "frames":
-                bounds = frame_window_bounds(times, int(window), int(stride))
-            else:
-                raise ConfigError(f"unknown window unit {unit!r}; choose from 'seconds', 'frames'")
+            bounds = unit_bounds(times, window, stride, unit)
             clips = np.stack(
                 [window_clip(times, start, end, preset, sampling) for start, end in bounds]  # type: ignore[arg-type]
             )  # [W, T]
@@ -99,7 +103,17 @@ class VideoModality(Modality):
         **options: Any,
     ) -> Prediction:
         model = predictor.model
-        per_frame = frame_scores and getattr(model, "feature_layout", None) == PER_FRAME_LAYOUT
+        if not (frame_scores and getattr(model, "feature_layout", None) == PER_FRAME_LAYOUT):
+            return super().predict(
+                predictor,
+                video,
+                window=window,
+                stride=stride,
+                sampling=sampling,
+                batch_size=batch_size,
+                **options,
+            )
+        # a per-frame model's frames too: its head on each frame's feature alone (one frame's consensus)
         frame_probs: dict[int, np.ndarray] = {}
         rows: list[np.ndarray] = []
         with self.windows(
@@ -111,21 +125,17 @@ class VideoModality(Modality):
             batch_size=batch_size,
             **options,
         ) as windows:
-            times, clips = windows.info["times"], windows.info["clips"]
+            clips = windows.info["clips"]
             for ids, x in windows:
-                x = x.to(predictor.device)  # [B, 3, T, h, w]
                 with torch.inference_mode():
-                    if per_frame:
-                        features = model.forward_features(x)  # [B, T, D]
-                        logits = model.forward_head(features)  # [B, K]
-                        b, t, d = features.shape
-                        frames = model.forward_head(features.reshape(b * t, 1, d)).reshape(b, t, -1)
-                        probs = frames.float().softmax(dim=-1).cpu().numpy()  # [B, T, K]
-                        for w, window_probs in zip(ids, probs, strict=True):
-                            for i, p in zip(clips[w], window_probs, strict=True):
-                                frame_probs.setdefault(int(i), p)
-                    else:
-                        logits = model(x)
+                    features = model.forward_features(x.to(predictor.device))  # [B, T, D]
+                    logits = model.forward_head(features)  # [B, K]
+                    b, t, d = features.shape
+                    frames = model.forward_head(features.reshape(b * t, 1, d)).reshape(b, t, -1)
+                probs = frames.float().softmax(dim=-1).cpu().numpy()  # [B, T, K]
+                for w, window_probs in zip(ids, probs, strict=True):
+                    for i, p in zip(clips[w], window_probs, strict=True):
+                        frame_probs.setdefault(int(i), p)
                 rows.extend(logits.float().softmax(dim=-1).cpu().numpy())
         frame_indices = np.array(sorted(frame_probs), dtype=np.int64)
         return finish_prediction(
@@ -133,6 +143,6 @@ class VideoModality(Modality):
             video,
             windows,
             np.stack(rows).astype(np.float32),
-            frame_times=times[frame_indices] if per_frame else None,
-            frame_scores=np.stack([frame_probs[i] for i in frame_indices]) if per_frame else None,
+            frame_times=windows.info["times"][frame_indices],
+            frame_scores=np.stack([frame_probs[i] for i in frame_indices]),
         )

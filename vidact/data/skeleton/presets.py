@@ -6,11 +6,11 @@ person slots, in which coordinates)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 
 from ...errors import ConfigError
-from ..inputs import register_input
+from ..inputs import register_input, spec_fields
 from .layouts import get_layout
 
 __all__ = ["SkeletonPreset", "SAMPLERS", "COORDS", "CENTERS", "Center"]
@@ -106,6 +106,12 @@ class SkeletonPreset:
         """The model input's shape [N, M, T, V, C]."""
         return (batch, self.persons, self.frames, self.num_joints, self.channels)
 
+    @property
+    def test_inputs(self) -> int:
+        """K, the inputs a sample gives in testing (:func:`~vidact.data.skeleton.transforms.skeleton_input`):
+        ``num_clips`` views with the ``uniform`` sampler, one with ``pad`` (its first frames)."""
+        return self.num_clips if self.sampler == "uniform" else 1
+
     def test_views(self) -> dict[str, int]:
         """The views of the test protocol: ``{"clips": num_clips}`` (a skeleton has no crops)."""
         return {"clips": self.num_clips}
@@ -121,14 +127,5 @@ class SkeletonPreset:
         Raises:
             ConfigError: an unknown key, another modality, or values that make no valid preset.
         """
-        values = dict(values)
-        modality = values.pop("modality", cls.modality)
-        if modality != cls.modality:
-            raise ConfigError(f"skeleton preset: a {modality} input spec is not a {cls.modality} preset")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(
-                f"skeleton preset: unknown key {unknown[0]!r}; keys are {', '.join(sorted(known))}"
-            )
+        values = spec_fields(cls, values, "skeleton preset")
         return cls(**values)

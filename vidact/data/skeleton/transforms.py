@@ -272,7 +272,8 @@ def skeleton_input(
         scale: training: the largest relative change of scale per axis.
 
     Returns:
-        [K, M, T, V, C] float32: K = ``preset.num_clips`` in testing with the ``uniform`` sampler, else 1.
+        [K, M, T, V, C] float32: K = ``preset.num_clips`` in testing with the ``uniform`` sampler, else 1
+        (:attr:`~vidact.data.skeleton.presets.SkeletonPreset.test_inputs` in testing).
 
     Raises:
         DatasetError: a record without frames or persons, one whose layout, joint count or channels differ
