@@ -52,12 +52,19 @@ def eval_cmd(
         Path | None, typer.Option("--json", help="Write the setting and the metrics as JSON here.")
     ] = None,
     per_video: Annotated[bool, typer.Option(help="Add every video's prediction to the JSON.")] = False,
+    scores: Annotated[
+        Path | None,
+        typer.Option(
+            help="Save every video's class probabilities (views averaged), labels, paths and the class names "
+            "as .npz here, for vidact fuse."
+        ),
+    ] = None,
     precision: PrecisionOption = "auto",
 ) -> None:
     """Test a trained model on a dataset, several views per video.
 
     Clips x crops per video, scores averaged: top-1/top-5 accuracy, mean class accuracy, confusion matrix and
-    per-class accuracy.
+    per-class accuracy. --scores keeps every video's scores for late fusion (vidact fuse RGB.npz FLOW.npz).
     """
     from ..engine.evaluate import evaluate, write_json
 
@@ -78,6 +85,8 @@ def eval_cmd(
     )
     if json_out is not None:
         write_json(result.to_json(per_video=per_video), json_out)
+    if scores is not None:
+        result.save_scores(scores)
     m = result.metrics
     left_out = f" ({len(result.failed)} unreadable, left out)" if result.failed else ""
     t = Table(title=f"{result.checkpoint} on {result.data} ({result.split or 'all'})", show_header=False)

@@ -10,6 +10,7 @@ The entry point, which loads a model by name and hands it to its task's evaluati
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .._atomic import write_json
+from .._atomic import atomic_write, write_json
 from ..data.datasets import VideoClipDataset, collate_clips
 from ..data.datasets.samples import class_lookup
 from ..data.presets import Preset
@@ -112,6 +113,24 @@ class EvalResult:
     checkpoint: str | None = None
     data: str | None = None
     split: str | None = None
+
+    def save_scores(self, path: str | os.PathLike) -> None:
+        """Write every video's scores as an ``.npz`` at ``path`` (atomically), what ``vidact fuse`` reads:
+
+        ``scores`` [N, K] float32 class *probabilities* (the views averaged as :attr:`average` says, so a
+        fusion sums them as they are), ``labels`` [N] int64 (indices into ``classes``), ``paths`` [N] and
+        ``classes`` [K] (fixed-width unicode arrays: ``np.load(path, allow_pickle=False)`` reads them), and
+        ``average`` (a 0-d string).
+        """
+        with atomic_write(path, "wb") as f:
+            np.savez(
+                f,
+                scores=np.asarray(self.scores, dtype=np.float32),
+                labels=np.asarray(self.labels, dtype=np.int64),
+                paths=np.array([str(p) for p in self.paths], dtype=str),
+                classes=np.array(list(self.classes), dtype=str),
+                average=np.array(self.average, dtype=str),
+            )
 
     def to_json(self, *, per_video: bool = False, top: int = 5) -> dict[str, Any]:
         """A JSON-ready dict: the setting, the metrics (per-class accuracy by class name, ``None`` for classes
