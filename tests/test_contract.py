@@ -2,7 +2,11 @@
 timm's ``forward_features`` / ``forward_head(pre_logits)`` / ``reset_classifier`` / ``num_features`` /
 ``head_hidden_size``, the declared feature layout and ``forward_temporal``, a build without classes, the
 classifier prefix on the card, the card's parameter count, a state_dict round trip, channels_last_3d + bf16,
-gradients, and loading weights of another class count (the classifier is left out, with a notice)."""
+gradients, and loading weights of another class count (the classifier is left out, with a notice).
+
+Inputs by the card's modality: clips [B, C, T, H, W] (video), joints [B, M, T, V, C] (skeleton), flow clips
+[B, 2, T, H, W] of whole snippets (flow), and the dict ``{"video", "flow"}`` of a two-stream pair (rgb+flow).
+Optical-flow estimators (modality ``optical_flow``: RAFT) are not classifiers and keep no such contract."""
 
 from __future__ import annotations
 
@@ -17,9 +21,10 @@ from vidact.models import FeatureLayout, VideoModel, build_model, list_models, m
 from vidact.models.profile import count_params
 from vidact.models.weights import classifier_classes, load_pretrained, load_weights
 
-MODELS = list_models()
+MODELS = [name for name in list_models() if model_card(name).modality != "optical_flow"]
 # Small clips every family accepts: SlowFast's alpha (4 or 8) divides 16 frames, C3D's and I3D's pools
-# reduce 16 x 32 x 32 to at least 1 x 1 x 1.
+# reduce 16 x 32 x 32 to at least 1 x 1 x 1. Flow models take whole snippets of L fields: the most that fit
+# in 16 (15 for L = 5).
 FRAMES, SIZE = 16, 32
 
 
@@ -35,6 +40,7 @@ def test_the_contract_covers_every_family_and_layout() -> None:
         "slowfast",
         "stgcn",
         "efficientgcn",
+        "two_stream",
     }
     assert len(MODELS) >= 18
     with torch.device("meta"):  # shapes only: no memory, no initialisation
@@ -42,14 +48,42 @@ def test_the_contract_covers_every_family_and_layout() -> None:
     assert layouts == set(FeatureLayout)  # every declared layout is some family's
 
 
-def _clips(name: str, batch: int = 2) -> torch.Tensor:
-    """Clips [B, C, T, H, W] for video models; joints [B, M, T, V, C] for skeleton models."""
+def _clips(name: str, batch: int = 2) -> torch.Tensor | dict[str, torch.Tensor]:
+    """Clips [B, C, T, H, W] for video models; joints [B, M, T, V, C] for skeleton models; flow clips
+    [B, 2, S*L, H, W] for flow models; ``{"video": [B, 3, S, H, W], "flow": [B, 2, S*L, H, W]}`` for pairs."""
     card = model_card(name)
     generator = torch.Generator().manual_seed(1)
     if card.modality == "skeleton":
         channels, frames, joints, persons = card.input_size
         return torch.randn(batch, persons, min(frames, 2 * FRAMES), joints, channels, generator=generator)
+    if card.modality in ("flow", "rgb+flow"):
+        spec = card.default_preset()
+        length = (spec.flow if card.modality == "rgb+flow" else spec).length
+        segments = FRAMES // length
+        flow = torch.randn(batch, 2, segments * length, SIZE, SIZE, generator=generator)
+        if card.modality == "flow":
+            return flow
+        return {"video": torch.randn(batch, 3, segments, SIZE, SIZE, generator=generator), "flow": flow}
     return torch.randn(batch, card.input_size[0], FRAMES, SIZE, SIZE, generator=generator)
+
+
+def _time_steps(name: str, x: torch.Tensor | dict[str, torch.Tensor]) -> int:
+    """The vectors a per-step (BTC) model gives for input ``x``: one per frame of a clip, per snippet of L
+    fields of a flow clip, per segment of a two-stream pair (its RGB frames)."""
+    modality = model_card(name).modality
+    if modality == "rgb+flow":
+        return x["video"].shape[2]
+    if modality == "flow":
+        spec = model_card(name).default_preset()
+        return x.shape[2] // spec.length
+    return x.shape[2]
+
+
+def _inputs_to(x: torch.Tensor | dict[str, torch.Tensor], **to) -> torch.Tensor | dict[str, torch.Tensor]:
+    """``x.to(**to)``, or each tensor of a dict input."""
+    if isinstance(x, dict):
+        return {key: value.to(**to) for key, value in x.items()}
+    return x.to(**to)
 
 
 def _randomise_norms_(model: nn.Module) -> nn.Module:
@@ -95,9 +129,14 @@ def _perturb_(model: nn.Module, seed: int) -> nn.Module:
     return model
 
 
-def _layout_facts(features: torch.Tensor | list[torch.Tensor], layout: FeatureLayout, x: torch.Tensor):
+def _layout_facts(
+    features: torch.Tensor | list[torch.Tensor],
+    layout: FeatureLayout,
+    x: torch.Tensor | dict[str, torch.Tensor],
+    steps: int,
+):
     """(channel width, T', temporal features [B, T', D]) of ``features`` read as ``layout`` says, computed
-    here independently of vidact.models.contract."""
+    here independently of vidact.models.contract; ``steps``: the vectors a BTC model gives for ``x``."""
     if layout == FeatureLayout.PATHWAYS:
         assert isinstance(features, list) and len(features) >= 2
         slow = features[0]
@@ -111,8 +150,8 @@ def _layout_facts(features: torch.Tensor | list[torch.Tensor], layout: FeatureLa
     if layout == FeatureLayout.BCTHW:  # [B, D, T', H', W']
         assert features.ndim == 5
         return features.shape[1], features.shape[2], features.mean(dim=(3, 4)).transpose(1, 2)
-    if layout == FeatureLayout.BTC:  # [B, T, D]: one vector per input frame
-        assert features.ndim == 3 and features.shape[1] == x.shape[2]
+    if layout == FeatureLayout.BTC:  # [B, T, D]: one vector per input frame (flow snippet, segment)
+        assert features.ndim == 3 and features.shape[1] == steps
         return features.shape[2], features.shape[1], features
     assert layout == FeatureLayout.BMCTV  # [B, M, D, T', V]: persons and joints of the input
     assert features.ndim == 5 and features.shape[1] == x.shape[1] and features.shape[4] == x.shape[3]
@@ -137,7 +176,7 @@ def test_features_head_and_classifier(name: str) -> None:
 
     # num_features is the channel width of the features in their declared layout; forward_temporal gives
     # [B, T', num_features], T' the layout's time axis, the features averaged over everything but time.
-    width, frames, expected_temporal = _layout_facts(features, model.feature_layout, x)
+    width, frames, expected_temporal = _layout_facts(features, model.feature_layout, x, _time_steps(name, x))
     assert width == model.num_features, (name, width, model.num_features)
     assert temporal.shape == (2, frames, model.num_features)
     torch.testing.assert_close(temporal, expected_temporal)
@@ -213,7 +252,7 @@ def test_channels_last_3d_and_bf16(name: str) -> None:
             return
         five_d = all(p.ndim != 4 for p in model.parameters())  # per-frame 2D backbones: channels_last
         model = model.to(memory_format=torch.channels_last_3d if five_d else torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last_3d)
+        x = _inputs_to(x, memory_format=torch.channels_last_3d)
         torch.testing.assert_close(model(x), reference, rtol=1e-4, atol=1e-4 * reference.abs().max().item())
         with torch.autocast("cpu", dtype=torch.bfloat16):
             low = model(x)
@@ -222,7 +261,8 @@ def test_channels_last_3d_and_bf16(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["simple3d", "c3d", "i3d_inception_v1", "slowfast_r50", "per_frame_resnet18"]
+    "name",
+    ["simple3d", "c3d", "i3d_inception_v1", "slowfast_r50", "per_frame_resnet18", "two_stream_resnet18"],
 )
 def test_weights_of_another_class_count_leave_the_classifier_out(name: str, tmp_path) -> None:
     card = model_card(name)

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import torch
@@ -330,13 +330,16 @@ class FastPath(nn.Module):
         self.device_type = device_type
 
     def _prepare(self, x: object) -> object:
-        """A tensor argument in the weights' memory format (lists of clips, as SlowFast's pair, each)."""
+        """A tensor argument in the weights' memory format (lists of clips, as SlowFast's pair, each; dicts of
+        inputs, as a two-stream pair's ``{"video", "flow"}``, each value)."""
         if isinstance(x, Tensor):
             if self.channels_last and x.dim() in (4, 5):
                 return x.contiguous(memory_format=_channels_last_format(x))
             return x
         if isinstance(x, (list, tuple)) and x and all(isinstance(v, Tensor) for v in x):
             return type(x)(self._prepare(v) for v in x)
+        if isinstance(x, Mapping):
+            return {key: self._prepare(value) for key, value in x.items()}
         return x
 
     def _run(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

