@@ -382,7 +382,7 @@ def test_cli_lists_failures_and_exits_1(corpus, ckpt, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "phrase"),
     [
-        (["flow", "{corpus}", "--model", "{ckpt}"], "unknown extraction kind 'flow'"),
+        (["optical", "{corpus}", "--model", "{ckpt}"], "unknown extraction kind 'optical'"),
         (["features", "{corpus}/nowhere", "--model", "{ckpt}"], "nowhere: no such file or folder"),
         (["features", "{corpus}", "--model", "no_such_model"], "no_such_model"),
         (["features", "{corpus}"], "needs model"),

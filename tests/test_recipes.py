@@ -32,7 +32,9 @@ if not SYNTHETIC:
     raise FileNotFoundError(f"no synthetic_*.yaml recipes in {CONFIGS}: the recipe tests would vanish unseen")
 #: Recipes of skeleton models (``task: skeleton``), on the synthetic skeleton set; the others are video recipes.
 SKELETON = [path for path in SYNTHETIC if load_config(path).task.name == "skeleton"]
-VIDEO = [path for path in SYNTHETIC if path not in SKELETON]
+#: Recipes of two-stream and flow models (``task: two_stream``), on flow folders extracted from the tour's videos.
+TWO_STREAM = [path for path in SYNTHETIC if load_config(path).task.name == "two_stream"]
+VIDEO = [path for path in SYNTHETIC if path not in SKELETON and path not in TWO_STREAM]
 if not SKELETON or not VIDEO:
     raise FileNotFoundError(
         f"{CONFIGS}: no video or no skeleton synthetic recipe: their tests would vanish unseen"
@@ -67,7 +69,7 @@ def test_every_synthetic_recipe_says_what_data_it_needs_and_what_it_reaches() ->
     tour_synth = re.search(r"^(vidact synth data/synthetic-temporal .*?)$", readme.replace("\\\n", " "), re.M)
     assert tour_synth, "the README's tour has no `vidact synth data/synthetic-temporal` line"
     expected = " ".join(tour_synth.group(1).split("  #")[0].split())
-    for path in VIDEO:
+    for path in VIDEO + TWO_STREAM:
         header = "".join(
             line[1:] for line in path.read_text().splitlines(keepends=True) if line.startswith("#")
         )
@@ -91,6 +93,7 @@ NO_RECIPE = {
     "efficientgcn": "B0, the smallest, takes four times synthetic_stgcn.yaml's time per step (3 times its MACs, "
     "in depthwise convolutions): no run of a few minutes on 2 CPU cores; tests/test_skeleton_training.py trains "
     "it through the skeleton task",
+    "raft": "an optical-flow network, not a classifier: torchvision's weights, no training recipe",
 }
 
 
@@ -140,6 +143,30 @@ def test_recipe_trains(recipe: Path, videos: Path, tmp_path: Path) -> None:
     clip = torch.randn(1, 3, cfg.data.clip_len, cfg.data.crop_size, cfg.data.crop_size)
     with torch.no_grad():
         logits = model.eval()(clip)
+    assert logits.shape == (1, 2) and torch.isfinite(logits).all()
+
+
+@pytest.fixture(scope="module")
+def flow_folders(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny video set's flow (and RGB frames), as the two-stream recipes' headers make it."""
+    from vidact.extract import build_extractor, extract
+
+    out = tmp_path_factory.mktemp("synthetic-temporal-flow")
+    report = extract(build_extractor("flow", rgb=True), videos, out, progress=False)
+    assert report.ok and report.done == 6
+    return out
+
+
+@pytest.mark.parametrize("recipe", TWO_STREAM, ids=lambda p: p.stem)
+def test_two_stream_recipe_trains(recipe: Path, flow_folders: Path, tmp_path: Path) -> None:
+    cfg, model, classes = _two_steps(recipe, flow_folders, tmp_path / "run")
+    assert classes == ["closing_lid", "opening_lid"]
+    spec = load_model(tmp_path / "run").spec
+    flow_spec = spec.flow if spec.modality == "rgb+flow" else spec
+    flow = torch.randn(1, 2, flow_spec.segments * flow_spec.length, cfg.data.crop_size, cfg.data.crop_size)
+    clip = torch.randn(1, 3, flow_spec.segments, cfg.data.crop_size, cfg.data.crop_size)
+    with torch.no_grad():
+        logits = model.eval()({"video": clip, "flow": flow} if spec.modality == "rgb+flow" else flow)
     assert logits.shape == (1, 2) and torch.isfinite(logits).all()
 
 

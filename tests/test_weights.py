@@ -28,6 +28,7 @@ from vidact.models import registry as registry_module
 from vidact.models.caffe2 import read_caffe2_blobs
 from vidact.models.converters import converter_layouts, get_converter, read_layout
 from vidact.models.labels import label_names
+from vidact.models.raft import FramePairSpec
 from vidact.models.registry import WeightsFile
 from vidact.models.tf_checkpoint import read_tf_checkpoint
 
@@ -62,6 +63,8 @@ def test_every_entry_is_complete_and_loadable_in_principle() -> None:
         if w.card.modality == "skeleton":
             assert isinstance(e.preset, SkeletonPreset) and e.preset.layout, w.name
             assert w.card.input_size[0] == e.preset.channels, w.name
+        elif w.card.modality == "optical_flow":
+            assert isinstance(e.preset, FramePairSpec) and e.num_classes == 0, w.name
         else:
             assert e.preset.crop_size <= min(e.preset.resize or (e.preset.short_side,)), w.name
 

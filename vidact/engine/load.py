@@ -38,9 +38,7 @@ def default_task(modality: str) -> str:
         ConfigError: no registered classifier task reads that modality.
     """
     candidates = [
-        name
-        for name in list_tasks()
-        if get_task(name).produces_classifier and get_task(name).modality == modality
+        name for name in list_tasks() if get_task(name).produces_classifier and get_task(name).reads(modality)
     ]
     if not candidates:
         raise ConfigError(f"no task evaluates {modality} models (tasks: {', '.join(list_tasks())})")

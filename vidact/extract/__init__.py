@@ -18,6 +18,8 @@ video, a folder tree or a list file, in this process, a local process pool or a 
   over videos.
 * :mod:`~vidact.extract.runner`: :func:`extract` — inputs, a backend, the progress bar, the summary.
 * :mod:`~vidact.extract.features`: the ``features`` kind (a recognition model over sliding windows).
+* :mod:`~vidact.extract.flow`: the ``flow`` kind (optical flow as mmaction2's ``flow_x_00001.jpg`` folders or a
+  float16 ``.npz``; :mod:`vidact.flow`).
 * :mod:`~vidact.extract.pose`: the ``pose`` kind (:func:`vidact.pose.extract_pose` of every video, PYSKL ``.pkl``
   and ``.npz``; the optional extra ``vidact[pose]``, imported only when a video is extracted).
 
@@ -26,6 +28,7 @@ A new kind is an :class:`Extractor` and a factory registered with :func:`registe
 
 from .base import Extractor, build_extractor, list_extractors, output_key, register_extractor, video_digest
 from .features import FeatureExtractor, WindowFeatures, feature_extractor, window_features
+from .flow import FlowExtractor, flow_extractor
 from .inputs import Video, find_videos
 from .job import Outcome, array_path, process_video, record_path
 from .output import ArrayWriter, VideoOutput
@@ -54,6 +57,8 @@ __all__ = [
     "window_features",
     "FeatureExtractor",
     "feature_extractor",
+    "FlowExtractor",
+    "flow_extractor",
     "PoseExtractor",
     "pose_extractor",
     "collect_annotations",

@@ -49,6 +49,9 @@ class Extractor(Protocol):
 
     Attributes:
         name: the kind (``"features"``); output files are ``<video>.<array name>.npy`` and ``<video>.<name>.json``.
+        item_folder: optional (a class attribute): the name of the folder of per-item files beside the video's
+            outputs, a template of ``{name}`` (the video's file name) and ``{kind}``; default ``"{name}.{kind}"``
+            (``OUT/a/v1.features/``). The ``flow`` kind sets ``"{name}"``: mmaction2's ``OUT/a/v1/flow_x_00001.jpg``.
 
     It must pickle cheaply (it travels to every worker process and Ray actor): load models lazily, on the first
     call, and leave them out of the pickled state.
@@ -57,7 +60,7 @@ class Extractor(Protocol):
 
     * ``__call__(video, out)`` writes as it goes into ``out``, a :class:`~vidact.extract.output.VideoOutput`:
       ``out.array(name).append(chunk)`` appends ``[n, ...]`` rows to ``<video>.<name>.npy``, ``out.file(name)``
-      is where a per-item file goes (``<video>.<kind>/<name>``). Nothing of a video need sit whole in memory
+      is where a per-item file goes (``<video>.<kind>/<name>``, or the folder ``item_folder`` names). Nothing of a video need sit whole in memory
       (optical flow of a 10-minute video: two JPEGs per frame pair), and nothing reaches its final path before
       the call returned. It returns None (or a dict of arrays, written as well).
     * ``__call__(video) -> {name: array}`` returns the arrays, which the runner writes.

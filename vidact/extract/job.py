@@ -30,7 +30,7 @@ from .._atomic import atomic_write
 from ..errors import VideoError
 from .base import Extractor, output_key, video_digest
 from .inputs import Video
-from .output import VideoOutput
+from .output import DEFAULT_ITEM_FOLDER, VideoOutput
 
 __all__ = ["Outcome", "process_video", "record_path", "array_path", "one_line_reason", "WORKER_DIED"]
 
@@ -71,7 +71,8 @@ def process_video(
         params: ``extractor.params()``, computed once by the caller.
     """
     start = time.perf_counter()
-    output = VideoOutput(out, video.name, extractor.name)
+    item_folder = getattr(extractor, "item_folder", DEFAULT_ITEM_FOLDER)
+    output = VideoOutput(out, video.name, extractor.name, item_folder=item_folder)
     try:
         digest = video_digest(video.path)
         key = output_key(extractor.name, params, digest)

@@ -16,7 +16,8 @@ outputs never sit whole in memory:
   hidden temporary ``.npy`` beside the final ``<name>.<array>.npy``, its header (which holds the length) written
   with room to spare and filled in at :meth:`~ArrayWriter.close`. ``numpy.load`` reads the result as any ``.npy``.
 * :meth:`VideoOutput.file` gives the path of a per-item file inside a hidden temporary folder that becomes
-  ``<name>.<kind>/`` (``OUT/a/v1.flow/x_00000.jpg``).
+  ``<name>.<kind>/`` (``OUT/a/v1.<kind>/x_00000.jpg``), or the folder an extractor's ``item_folder`` names
+  (the ``flow`` kind: ``OUT/a/v1/flow_x_00001.jpg``).
 * :meth:`VideoOutput.commit` (the runner's, once the extractor returned) fsyncs and renames everything into place;
   :meth:`VideoOutput.abort` (on any failure) removes every temporary. The runner writes the video's record
   (``<name>.<kind>.json``, which alone says "done") only after the commit, so an interrupted video leaves nothing
@@ -37,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ArrayWriter", "VideoOutput", "NAME_CHARS"]
+__all__ = ["ArrayWriter", "VideoOutput", "NAME_CHARS", "DEFAULT_ITEM_FOLDER"]
 
 #: The characters of an array name (it becomes part of a file name).
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -165,6 +166,11 @@ class ArrayWriter:
         self.closed = True
 
 
+#: Where a video's per-item files go unless its extractor says otherwise (``Extractor.item_folder``): the video's
+#: name and the kind (``OUT/a/v1.flow/``).
+DEFAULT_ITEM_FOLDER = "{name}.{kind}"
+
+
 class VideoOutput:
     """The outputs of one video under way: arrays and per-item files at temporary names until :meth:`commit`.
 
@@ -172,19 +178,28 @@ class VideoOutput:
         out: the output folder.
         name: the video's output name (``a/v1``: outputs go to ``out/a/v1.*``).
         kind: the extractor's kind (per-item files go to ``out/a/v1.<kind>/``).
+        item_folder: the per-item folder's name beside the stem, a template of ``{name}`` (the video's file
+            name, ``v1``) and ``{kind}``: :data:`DEFAULT_ITEM_FOLDER`, or ``"{name}"`` for the layout of
+            mmaction2's frame and flow folders (``out/a/v1/flow_x_00001.jpg``).
     """
 
-    def __init__(self, out: str | os.PathLike, name: str, kind: str) -> None:
+    def __init__(
+        self, out: str | os.PathLike, name: str, kind: str, *, item_folder: str = DEFAULT_ITEM_FOLDER
+    ) -> None:
         self.stem = Path(out) / name
         self.kind = kind
+        folder = item_folder.format(name=self.stem.name, kind=kind)
+        if not folder or PurePosixPath(folder).name != folder or folder in (".", ".."):
+            raise ValueError(f"item folder {item_folder!r} must name one folder beside the video's outputs")
+        self._folder_name = folder
         self.arrays: dict[str, ArrayWriter] = {}
         self._folder_tmp: Path | None = None
         self._items: set[str] = set()
 
     @property
     def folder(self) -> Path:
-        """Where the per-item files end up: ``<stem>.<kind>/``."""
-        return self.stem.with_name(f"{self.stem.name}.{self.kind}")
+        """Where the per-item files end up: ``<stem>.<kind>/`` (or as ``item_folder`` says)."""
+        return self.stem.with_name(self._folder_name)
 
     def array_path(self, name: str) -> Path:
         """``<stem>.<name>.npy``."""

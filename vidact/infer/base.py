@@ -41,6 +41,7 @@ __all__ = [
     "save_json",
     "Unit",
     "unit_bounds",
+    "to_device",
 ]
 
 Unit = Literal["seconds", "frames"]
@@ -259,12 +260,24 @@ class Modality(ABC):
         return finish_prediction(predictor, video, windows, window_scores)
 
 
+def to_device(x: Any, device: torch.device | str) -> Any:
+    """A model input on ``device``: a tensor, or each tensor of a dict (a two-stream pair's ``{"video", "flow"}``)
+    or of a list (SlowFast's pathways)."""
+    if isinstance(x, torch.Tensor):
+        return x.to(device)
+    if isinstance(x, dict):
+        return {key: to_device(value, device) for key, value in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_device(value, device) for value in x)
+    return x
+
+
 def score_windows(predictor: Predictor, windows: Windows) -> np.ndarray:
     """Softmax class probabilities [W, K] float32 of every window, its views averaged."""
     rows: list[np.ndarray] = []
     for ids, x in windows:
         with torch.inference_mode():
-            logits = predictor.model(x.to(predictor.device))  # [B * views, K]
+            logits = predictor.model(to_device(x, predictor.device))  # [B * views, K]
         probs = logits.float().softmax(dim=-1).reshape(len(ids), windows.views, -1).mean(dim=1)
         rows.extend(probs.cpu().numpy())
     return np.stack(rows).astype(np.float32) if rows else np.zeros((0, len(predictor.classes)), np.float32)

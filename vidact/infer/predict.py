@@ -53,7 +53,7 @@ from ..engine.fast import prepare_for_inference, resolve_inference_precision
 from ..engine.load import load_model
 from ..errors import ConfigError
 from ..models.loaded import LoadedModel
-from .base import Prediction, Predictor, Unit, modality_of, save_json
+from .base import Prediction, Predictor, Unit, modality_of, save_json, to_device
 
 __all__ = [
     "Sampling",
@@ -220,11 +220,14 @@ def iter_window_features(
     ) as windows:
         for ids, x in windows:
             with torch.inference_mode():
-                pooled = model.forward_head(model.forward_features(x.to(predictor.device)), pre_logits=True)
-            if pooled.ndim != 2 or pooled.shape[0] != x.shape[0]:
+                pooled = model.forward_head(
+                    model.forward_features(to_device(x, predictor.device)), pre_logits=True
+                )
+            expected = len(ids) * windows.views
+            if pooled.ndim != 2 or pooled.shape[0] != expected:
                 raise ValueError(
                     f"model {predictor.name}: forward_head(pre_logits=True) gave shape {tuple(pooled.shape)}, "
-                    f"not [{x.shape[0]}, D]"
+                    f"not [{expected}, D]"
                 )
             pooled = pooled.float().reshape(len(ids), windows.views, -1).mean(dim=1)  # views averaged
             yield pooled.cpu().numpy().astype(np.float32, copy=False), windows.bounds[ids]

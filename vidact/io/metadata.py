@@ -188,6 +188,9 @@ class MetadataCache:
     DataLoader workers read the cache. An entry is reused only while the file's size and mtime are unchanged.
     Writes are atomic (temporary file + rename), so a killed run never leaves a half-written index.
 
+    A frame folder holding several sequences (``img_``, ``flow_x_``, ``flow_y_``, see :mod:`vidact.io._frames`)
+    has one entry per ``prefix`` it was probed with.
+
     Args:
         path: the JSON file. Created on the first :meth:`save`.
     """
@@ -208,14 +211,17 @@ class MetadataCache:
                 self._entries = {}  # an unreadable cache is rebuilt, never fatal
 
     @staticmethod
-    def _key(path: str | os.PathLike) -> tuple[str, int, int]:
+    def _key(path: str | os.PathLike, prefix: str | None = None) -> tuple[str, int, int]:
         p = os.path.abspath(os.fspath(path))
         st = os.stat(p)
-        return p, st.st_size, st.st_mtime_ns
+        # NUL never occurs in a path: a prefixed entry cannot collide with another path's
+        return (p if prefix is None else f"{p}\0{prefix}"), st.st_size, st.st_mtime_ns
 
-    def get(self, path: str | os.PathLike) -> VideoMetadata | None:
+    def get(self, path: str | os.PathLike, *, prefix: str | None = None) -> VideoMetadata | None:
+        """The cached metadata of ``path`` (of its ``prefix`` images, for a frame folder), or ``None`` when it
+        has none or the file changed since."""
         try:
-            key, size, mtime = self._key(path)
+            key, size, mtime = self._key(path, prefix)
         except OSError:
             return None
         e = self._entries.get(key)
@@ -226,8 +232,9 @@ class MetadataCache:
         except (KeyError, TypeError, ValueError):
             return None
 
-    def put(self, path: str | os.PathLike, meta: VideoMetadata) -> None:
-        key, size, mtime = self._key(path)
+    def put(self, path: str | os.PathLike, meta: VideoMetadata, *, prefix: str | None = None) -> None:
+        """Cache ``meta`` for ``path`` (its ``prefix`` images, for a frame folder) as it is now."""
+        key, size, mtime = self._key(path, prefix)
         with self._lock:
             self._entries[key] = {"size": size, "mtime_ns": mtime, "meta": meta.to_json()}
             self._dirty = True

@@ -9,6 +9,12 @@
 Indices are display-order frame numbers ``0 .. len(r) - 1``. A request is served in one pass over the video:
 the reader seeks to the keyframe before each needed span, decodes forward and drops what was not asked for
 (see :mod:`vidact.io._pyav`). Duplicates and any order are allowed in a request; each frame is decoded once.
+
+A folder holding several image sequences (mmaction2's rawframes: ``img_``, ``flow_x_``, ``flow_y_``) is read one
+sequence at a time, by ``prefix``; flow images are one channel each (``gray=True``)::
+
+    >>> with VideoReader("rawframes/v1", prefix="flow_x_", gray=True) as r:
+    ...     x = r.get_frames([0, 1, 2])                # [3, H, W, 1] uint8: the x channel of three flow fields
 """
 
 from __future__ import annotations
@@ -46,24 +52,38 @@ def available_backends() -> list[str]:
 
 
 def probe(
-    source: str | os.PathLike, *, cache: MetadataCache | None = None, fps: float = 30.0
+    source: str | os.PathLike,
+    *,
+    cache: MetadataCache | None = None,
+    fps: float = 30.0,
+    prefix: str | None = None,
 ) -> VideoMetadata:
     """Metadata (with the frame index) of a video file, GIF or frame folder; reads ``cache`` first if given.
 
+    Args:
+        source: the video file, GIF or frame folder.
+        cache: a :class:`MetadataCache` to read first and to add to.
+        fps: the frame rate of a frame folder (folders do not store one).
+        prefix: a frame folder's images whose names start with it (``"img_"``, ``"flow_x_"``, ``"flow_y_"``),
+            which must be numbered without a gap; ``None``: every image. Only for frame folders.
+
     Raises:
-        VideoError: the source is missing or unreadable; the message says why.
+        VideoError: the source is missing or unreadable, or a prefixed sequence has a gap; the message says why.
+        ValueError: a ``prefix`` for a video file.
     """
     path = os.fspath(source)
     if cache is not None:
-        meta = cache.get(path)
+        meta = cache.get(path, prefix=prefix)
         if meta is not None:
             return meta
     if os.path.isdir(path):
-        meta, _ = _frames.probe_frames(path, fps=fps)
+        meta, _ = _frames.probe_frames(path, fps=fps, prefix=prefix)
+    elif prefix is not None:
+        raise ValueError(f"{path}: prefix={prefix!r} selects images of a frame folder, not of a video file")
     else:
         meta = _pyav.probe(path)
     if cache is not None:
-        cache.put(path, meta)
+        cache.put(path, meta, prefix=prefix)
     return meta
 
 
@@ -76,15 +96,20 @@ class VideoReader:
         backend: ``"auto"`` (:data:`DEFAULT_BACKEND`), ``"pyav"`` or ``"torchcodec"`` (video files only).
         short_side: resize while decoding so the short side has this many pixels (aspect ratio kept, same
             output size as ``torchvision.transforms.v2.Resize(short_side)``); ``None`` keeps the native size.
-        layout: ``"THWC"`` gives [T, H, W, 3]; ``"TCHW"`` gives [T, 3, H, W].
+        layout: ``"THWC"`` gives [T, H, W, 3]; ``"TCHW"`` gives [T, 3, H, W] (1 channel instead of 3 with ``gray``).
         threads: decoder threads (0: FFmpeg picks one per core). Use 1 inside DataLoader workers.
         interpolation: ``"bilinear"`` (default), ``"area"``, ``"bicubic"`` or ``"nearest"``, for ``short_side``.
         cache: a :class:`MetadataCache` to take the probe (and frame index) from, and to add it to.
         metadata: an already probed :class:`VideoMetadata` (skips probing).
         fps: frame rate of a frame folder (folders do not store one); ignored for video files.
+        prefix: a frame folder's images whose names start with it (``"img_"``, ``"flow_x_"``, ``"flow_y_"``),
+            numbered without a gap; ``None``: every image of the folder.
+        gray: read a frame folder's images as one channel (flow images): frames [T, H, W, 1] (or [T, 1, H, W]).
 
     Raises:
-        VideoError: the source is missing, empty, corrupt, truncated, audio-only or has no frames.
+        VideoError: the source is missing, empty, corrupt, truncated, audio-only or has no frames, or a prefixed
+            sequence of frames has a gap.
+        ValueError: an invalid option, or ``prefix`` or ``gray`` for a video file.
     """
 
     def __init__(
@@ -99,6 +124,8 @@ class VideoReader:
         cache: MetadataCache | None = None,
         metadata: VideoMetadata | None = None,
         fps: float = 30.0,
+        prefix: str | None = None,
+        gray: bool = False,
     ):
         self.path = os.fspath(source)
         if layout not in ("THWC", "TCHW"):
@@ -107,10 +134,19 @@ class VideoReader:
             raise ValueError(f"short_side must be positive, got {short_side}")
         if interpolation not in ("bilinear", "area", "bicubic", "nearest"):
             raise ValueError(f"unknown interpolation {interpolation!r}")
+        if (prefix is not None or gray) and not os.path.isdir(self.path):
+            raise ValueError(
+                f"{self.path}: prefix and gray read frame folders (flow images), not video files"
+            )
         self.layout = layout
         self.short_side = short_side
         self.interpolation = interpolation
-        self.metadata = metadata if metadata is not None else probe(self.path, cache=cache, fps=fps)
+        self.prefix = prefix
+        self.gray = gray
+        self.channels = 1 if gray else 3
+        if metadata is None:
+            metadata = probe(self.path, cache=cache, fps=fps, prefix=prefix)
+        self.metadata = metadata
         m = self.metadata
         self.width, self.height = _pyav.output_size(m.width, m.height, short_side)
         self._files: list[str] | None = None
@@ -118,7 +154,10 @@ class VideoReader:
         self._tc = None
         if m.container == "frames":
             self.backend = "frames"
-            self._files = _frames.list_frames(self.path)
+            if prefix is None:
+                self._files = _frames.list_frames(self.path)
+            else:
+                self._files = _frames.numbered_frames(self.path, prefix)
             if len(self._files) != m.num_frames:
                 raise VideoError(
                     self.path, f"frame folder changed: {len(self._files)} frames, index says {m.num_frames}"
@@ -178,14 +217,15 @@ class VideoReader:
         return np.where(idx < 0, idx + n, idx)
 
     def get_frames(self, indices: Sequence[int] | np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Frames at display-order ``indices``, in the order given: [T, H, W, 3] (or [T, 3, H, W]) uint8.
+        """Frames at display-order ``indices``, in the order given: [T, H, W, 3] (or [T, 3, H, W]) uint8; one
+        channel instead of 3 with ``gray``.
 
         Each distinct frame is decoded once, in a single forward pass with a seek per far-apart span.
         """
         if isinstance(indices, torch.Tensor):
             indices = indices.cpu().numpy()
         idx = self._check(indices)
-        out = np.empty((idx.size, self.height, self.width, 3), dtype=np.uint8)
+        out = np.empty((idx.size, self.height, self.width, self.channels), dtype=np.uint8)
         if idx.size:
             uniq, inverse = np.unique(idx, return_inverse=True)
             slots: dict[int, np.ndarray] = {}
@@ -212,7 +252,7 @@ class VideoReader:
             self._pyav.decode(uniq, emit)
         elif self._files is not None:
             for pos in uniq:
-                arr = _frames.read_frame(self._files[int(pos)], size, self.interpolation)
+                arr = _frames.read_frame(self._files[int(pos)], size, self.interpolation, gray=self.gray)
                 out[slots[int(pos)]] = arr
         else:
             batch = self._tc.get_frames_at(uniq.tolist()).data  # [N, H, W, 3]
@@ -244,7 +284,7 @@ class VideoReader:
         self, start: int = 0, stop: int | None = None, *, positions: Sequence[int] | np.ndarray | None = None
     ) -> Iterator[tuple[int, float, torch.Tensor]]:
         """Stream ``(index, seconds, frame)`` in display order with bounded memory; frame is [H, W, 3]
-        (or [3, H, W]).
+        (or [3, H, W]; one channel with ``gray``).
 
         Every frame of ``[start, stop)``, or only ``positions`` (any order; served sorted and once each): the
         video is decoded forward in one pass, seeking ahead over long gaps, and only those frames are converted.

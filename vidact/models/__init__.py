@@ -15,12 +15,14 @@ from . import (  # noqa: F401  (imported for their registrations)
     efficientgcn,
     i3d,
     per_frame,
+    raft,
     resnet3d,
     simple3d,
     skeleton_frame,
     slowfast,
     stgcn,
     tf_checkpoint,
+    two_stream,
 )
 from .contract import FeatureLayout, VideoModel
 from .factory import build_model

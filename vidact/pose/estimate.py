@@ -62,6 +62,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ..data.sampling import rate_indices
 from ..data.skeleton.formats import Record, validate_record
 from ..data.skeleton.mapping import (
     KINECT_GEOMETRY,
@@ -117,13 +118,7 @@ def pose_positions(
     Returns:
         [T] int64 display-order frame indices, increasing.
     """
-    if fps is None:
-        positions = np.arange(len(reader), dtype=np.int64)
-    else:
-        end = float(reader.timestamps()[-1])
-        grid = np.arange(0.0, end + 0.5 / fps, 1.0 / fps)
-        positions = np.unique(reader.positions_at(grid)).astype(np.int64)
-    return positions if max_frames is None else positions[:max_frames]
+    return rate_indices(reader.timestamps(), fps, max_frames)
 
 
 def _progress(total: int, enabled: bool) -> Progress:

@@ -16,6 +16,7 @@ from .functions import (
     dense_indices,
     multi_clip_indices,
     random_clip_indices,
+    rate_indices,
     segment_indices,
     slowfast_indices,
     time_indices,
@@ -45,6 +46,7 @@ __all__ = [
     "multi_clip_indices",
     "slowfast_indices",
     "time_indices",
+    "rate_indices",
     "clip_span",
     # samplers
     "IndexSampler",

@@ -29,6 +29,7 @@ __all__ = [
     "multi_clip_indices",
     "slowfast_indices",
     "time_indices",
+    "rate_indices",
     "clip_span",
 ]
 
@@ -245,3 +246,31 @@ def time_indices(
         instants = np.linspace(t[0], t[-1], clip_len)
     pos = np.searchsorted(t, instants + 1e-9, side="right") - 1
     return np.clip(pos, 0, n - 1).astype(np.int64)
+
+
+def rate_indices(
+    frame_times: np.ndarray, fps: float | None = None, max_frames: int | None = None
+) -> np.ndarray:
+    """The frames of a whole-video pass (pose, optical flow): every frame, or those on screen at each multiple of
+    ``1 / fps`` seconds (each frame once, so a rate above the video's takes every frame), then the first
+    ``max_frames``.
+
+    Args:
+        frame_times: [N] presentation times in seconds from the stream's start, increasing
+            (``VideoReader.timestamps()``).
+        fps: frames per second to take; None takes every frame.
+        max_frames: at most this many frames (the first ones).
+
+    Returns:
+        [T] int64 display-order indices, increasing.
+    """
+    t = np.asarray(frame_times, dtype=np.float64)
+    if fps is None:
+        positions = np.arange(t.size, dtype=np.int64)
+    else:
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        grid = np.arange(0.0, float(t[-1]) + 0.5 / fps, 1.0 / fps) if t.size else np.zeros(0)
+        shown = np.clip(np.searchsorted(t, grid + 1e-9, side="right") - 1, 0, max(t.size - 1, 0))
+        positions = np.unique(shown).astype(np.int64)
+    return positions if max_frames is None else positions[:max_frames]

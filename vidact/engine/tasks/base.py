@@ -122,6 +122,9 @@ class Task(ABC):
     #: The modality of its models' input (:mod:`vidact.data.inputs`): published weights of a modality are
     #: evaluated by the classifier task of that modality.
     modality: ClassVar[str] = "video"
+    #: Other modalities its models may read (the two-stream task trains flow models and rgb+flow pairs):
+    #: published weights of those are evaluated by it too.
+    also_reads: ClassVar[tuple[str, ...]] = ()
     #: Whether its checkpoints are classifiers (logits over ``outputs``) that evaluation, prediction and
     #: feature extraction load.
     produces_classifier: ClassVar[bool] = True
@@ -132,6 +135,11 @@ class Task(ABC):
     def __init__(self, config: Config):
         self.config = config
         self.data: TaskData | None = None
+
+    @classmethod
+    def reads(cls, modality: str) -> bool:
+        """Whether its models read inputs of ``modality`` (:attr:`modality` or one of :attr:`also_reads`)."""
+        return modality == cls.modality or modality in cls.also_reads
 
     # -- what the rest of vidact calls ---------------------------------------------------------------------------
     @classmethod

@@ -10,14 +10,19 @@ The recipe's ``task: classification`` (the default). Its run directory adds to t
 
 ``metrics.csv`` columns: ``train_loss`` and ``train_acc`` (on the labels before mixup), ``val_top1``,
 ``val_top5``, ``val_mean_class_acc``.
+
+**What the model reads.** The batch entries of the task's input modality (:data:`INPUT_KEYS`): clips
+``batch["video"]``, flow clips ``batch["flow"]``; a model of several (a two-stream pair) reads them as one dict,
+``{"video": ..., "flow": ...}``, and mixup blends every entry with the same weight and pairing.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +39,17 @@ from ..scoring import Average, EvalResult, evaluate_model, views_sampler
 from .base import Batch, StepOutput, Task, TaskData, build_network, recipe_of, video_datasets
 from .registry import register_task
 
-__all__ = ["Classification", "evaluate_video", "eval_defaults"]
+__all__ = ["Classification", "INPUT_KEYS", "evaluate_video", "eval_defaults"]
+
+#: The batch entries a model of each input modality reads: one is handed to the model as the tensor itself,
+#: several as a dict of them (a two-stream pair reads ``{"video": [B, 3, S, H, W], "flow": [B, 2, S*L, H, W]}``).
+INPUT_KEYS: dict[str, tuple[str, ...]] = {
+    "video": ("video",),
+    "flow": ("flow",),
+    "rgb+flow": ("video", "flow"),
+}
+
+ModelInput = Tensor | dict[str, Tensor]
 
 
 @register_task
@@ -47,8 +62,20 @@ class Classification(Task):
     train_stats = ("acc",)
     val_metrics = ("top1", "top5", "mean_class_acc")
     monitor = "top1"
-    #: The batch entry the model reads.
-    input_key: ClassVar[str] = "video"
+
+    @property
+    def input_key(self) -> str | tuple[str, ...]:
+        """The batch entry the model reads, or the entries of a model that reads several: those of the task's
+        input modality (:data:`INPUT_KEYS`; a subclass may name its own)."""
+        keys = INPUT_KEYS.get(self.modality)
+        if keys is None:
+            raise ConfigError(f"task {self.name}: no batch entries known for {self.modality} models")
+        return keys[0] if len(keys) == 1 else keys
+
+    def model_input(self, batch: Batch) -> ModelInput:
+        """What the model reads of ``batch``: ``batch[input_key]``, or a dict of the entries it names."""
+        key = self.input_key
+        return batch[key] if isinstance(key, str) else {k: batch[k] for k in key}
 
     @classmethod
     def evaluate(cls, loaded: LoadedModel, data: str | os.PathLike, **options: Any) -> EvalResult:
@@ -72,17 +99,17 @@ class Classification(Task):
 
     def training_step(self, model: nn.Module, batch: Batch, rng: np.random.Generator) -> StepOutput:
         train = self.config.train
-        clips, labels = batch[self.input_key], batch["label"]
+        clips, labels = self.model_input(batch), batch["label"]
         targets = soft_targets(labels, len(self.classes), train.label_smoothing)
         if train.mixup_alpha > 0:
-            clips, targets = mixup(clips, targets, train.mixup_alpha, rng)
+            clips, targets = _mixup(clips, targets, train.mixup_alpha, rng)
         logits = model(clips)
         loss = soft_cross_entropy(logits, targets)
         correct = int((logits.detach().argmax(dim=1) == labels).sum())
         return StepOutput({"cross_entropy": loss}, size=len(labels), stats={"acc": correct})
 
     def validation_step(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
-        return {"scores": model(batch[self.input_key]).float(), "labels": batch["label"]}
+        return {"scores": model(self.model_input(batch)).float(), "labels": batch["label"]}
 
     def validation_metrics(self, outputs: dict[str, Tensor]) -> dict[str, Any]:
         return classification_metrics(outputs["scores"], outputs["labels"], len(self.classes))
@@ -105,6 +132,21 @@ class Classification(Task):
             title=f"Validation, epoch {best['epoch']}: top-1 {best['top1']:.3f} (rows normalised)",
         )
         save_per_class_accuracy(best["confusion_matrix"], self.classes, run_dir / "per_class_accuracy.csv")
+
+
+def _mixup(
+    clips: ModelInput, targets: Tensor, alpha: float, rng: np.random.Generator
+) -> tuple[ModelInput, Tensor]:
+    """:func:`~vidact.engine.optim.mixup` of one input, or of every entry of a dict of them with the same
+    weight and pairing (each entry draws from a copy of ``rng`` in the same state)."""
+    if isinstance(clips, Tensor):
+        return mixup(clips, targets, alpha, rng)
+    mixed: dict[str, Tensor] = {}
+    for key, value in clips.items():
+        draws = copy.deepcopy(rng)
+        mixed[key], mixed_targets = mixup(value, targets, alpha, draws)
+    rng.bit_generator.state = draws.bit_generator.state  # the caller's generator moves on as after one draw
+    return mixed, mixed_targets
 
 
 def eval_defaults(loaded: LoadedModel) -> dict[str, Any]:
