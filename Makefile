@@ -49,6 +49,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/extract.py
 	$(BIN)/python benchmarks/train.py
 	$(BIN)/python benchmarks/skeleton.py
+	$(BIN)/python benchmarks/flow.py
+	$(BIN)/python benchmarks/two_stream.py
 
 # The built wheel in a clean venv without dev extras: every command once (what CI runs after the tests).
 smoke:
