@@ -11,7 +11,7 @@ The entry point, which loads a model by name and hands it to its task's evaluati
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -65,22 +65,30 @@ def average_views(logits: torch.Tensor, average: Average = "softmax") -> torch.T
     raise ConfigError(f"unknown average {average!r}; choose from {', '.join(_AVERAGES)}")
 
 
-def score_views(model: nn.Module, views: torch.Tensor, average: Average = "softmax") -> torch.Tensor:
+def score_views(
+    model: nn.Module, views: torch.Tensor | Mapping[str, torch.Tensor], average: Average = "softmax"
+) -> torch.Tensor:
     """Score every view of a batch of videos in one forward pass and average them per video.
 
     Args:
         views: [B, V, C, T, H, W] (V clips, centre crops) or [B, V, S, C, T, H, W] (V clips x S crops), on the
-            model's device.
+            model's device; or a dict of such tensors with the same views, for a model whose input is a dict
+            (a two-stream pair's ``{"video", "flow"}``).
 
     Returns:
         [B, K] float32 class probabilities (see :func:`average_views`).
     """
-    if views.ndim not in (6, 7):
-        raise ValueError(
-            f"expected views [B, V, C, T, H, W] or [B, V, S, C, T, H, W], got {tuple(views.shape)}"
-        )
-    batch = views.shape[0]
-    logits = model(views.flatten(0, views.ndim - 5))  # [B * V * S, K]
+    tensors = dict(views) if isinstance(views, Mapping) else {"": views}
+    for value in tensors.values():
+        if value.ndim not in (6, 7):
+            raise ValueError(
+                f"expected views [B, V, C, T, H, W] or [B, V, S, C, T, H, W], got {tuple(value.shape)}"
+            )
+    flat = {
+        key: value.flatten(0, value.ndim - 5) for key, value in tensors.items()
+    }  # [B * V * S, C, T, H, W]
+    batch = next(iter(tensors.values())).shape[0]
+    logits = model(flat if isinstance(views, Mapping) else flat[""])  # [B * V * S, K]
     return average_views(logits.reshape(batch, -1, logits.shape[-1]), average)
 
 
@@ -206,6 +214,8 @@ def evaluate_model(
     device: str | torch.device = "cpu",
     progress: bool = True,
     source: str = "dataset",
+    input_keys: Sequence[str] = ("video",),
+    collate: Callable[[list[Any]], dict[str, Any]] = collate_clips,
 ) -> EvalResult:
     """Score every video of ``dataset`` with ``model`` and compute the metrics.
 
@@ -220,6 +230,9 @@ def evaluate_model(
         device: where the model runs.
         progress: show a progress bar.
         source: what the dataset is (its root), for error messages.
+        input_keys: the item entries the model reads: one (its input is that tensor) or several (its input is
+            the dict of them, all with the same views: a two-stream pair's ``("video", "flow")``).
+        collate: how the dataset's items become a batch.
 
     Raises:
         DatasetError: the dataset has a class the model does not know, or no video could be decoded.
@@ -235,7 +248,7 @@ def evaluate_model(
         dataset,
         batch_size=batch_size,
         num_workers=workers,
-        collate_fn=collate_clips,
+        collate_fn=collate,
         pin_memory=device.type == "cuda",
     )
     paths: list[str] = []
@@ -246,9 +259,10 @@ def evaluate_model(
     bar = tqdm(total=len(dataset), desc="evaluating", unit="video", disable=not progress)
     with torch.inference_mode(), bar:
         for batch in loader:
-            video = batch["video"]  # [B, V, C, T, H, W] or [B, V, S, C, T, H, W]
-            num_clips, num_crops = video.shape[1], (video.shape[2] if video.ndim == 7 else 1)
-            probs = score_views(model, video.to(device, non_blocking=True), average).cpu()
+            views = {key: batch[key].to(device, non_blocking=True) for key in input_keys}
+            first = views[input_keys[0]]  # [B, V, C, T, H, W] or [B, V, S, C, T, H, W]
+            num_clips, num_crops = first.shape[1], (first.shape[2] if first.ndim == 7 else 1)
+            probs = score_views(model, views if len(input_keys) > 1 else first, average).cpu()
             for j, meta in enumerate(batch["meta"]):
                 # An item standing in for an unreadable video repeats another sample: drop it, keep the failure.
                 if meta["skipped"]:

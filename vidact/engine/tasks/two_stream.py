@@ -44,11 +44,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import torch
-from torch import Tensor
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from ...data.datasets.flow import FlowClipDataset, SnippetViews, build_flow_dataset, collate_flow
 from ...data.flow import FlowPreset, RgbFlowPreset
@@ -58,8 +54,7 @@ from ...flow.methods import list_flow_methods
 from ...models import get_builder, model_card
 from ...models.loaded import LoadedModel
 from ..config import Config
-from ..metrics import classification_metrics
-from ..scoring import Average, EvalResult, average_views, match_classes
+from ..scoring import Average, EvalResult, evaluate_model
 from .base import TaskData, recipe_of, recipe_preset
 from .classification import INPUT_KEYS, Classification, eval_defaults
 from .registry import register_task
@@ -308,54 +303,18 @@ def evaluate_flow(
         short_side=flow.decode_short_side,
         progress=progress,
     )
-    source = os.fspath(data)
-    label_map = match_classes(
-        dataset.classes, [label for _, label in dataset.samples], loaded.classes, source
-    )
-    keys = INPUT_KEYS[spec.modality]
-    device = torch.device(device)
-    model = loaded.module.to(device).eval()
-    loader = DataLoader(
+    result = evaluate_model(
+        loaded.module,
         dataset,
-        batch_size=int(recipe["batch_size"] if batch_size is None else batch_size),
-        num_workers=workers,
-        collate_fn=collate_flow,
-        pin_memory=device.type == "cuda",
-    )
-    paths: list[str] = []
-    labels: list[int] = []
-    scores: list[Tensor] = []
-    failed = dict(dataset.bad_videos)
-    bar = tqdm(total=len(dataset), desc="evaluating", unit="video", disable=not progress)
-    with torch.inference_mode(), bar:
-        for batch in loader:
-            # each entry [B, V, C, T, H, W] (one crop per clip) or [B, V, 3, C, T, H, W]: views to the batch axis
-            views = {key: batch[key].flatten(0, batch[key].ndim - 5).to(device) for key in keys}
-            logits = model(views[keys[0]] if len(keys) == 1 else views)  # [B * views, K]
-            probs = average_views(logits.reshape(len(batch["meta"]), -1, logits.shape[-1]), average).cpu()
-            for j, meta in enumerate(batch["meta"]):
-                if meta["skipped"]:  # an item standing in for an unreadable folder: drop it, keep the failure
-                    failed.update((f.path, f.reason) for f in meta["skipped"])
-                    continue
-                paths.append(meta["path"])
-                labels.append(int(label_map[batch["label"][j]]))
-                scores.append(probs[j])
-            bar.update(len(batch["meta"]))
-    if not paths:
-        raise DatasetError(f"{source}: no flow folder could be read")
-    score_array = torch.stack(scores).numpy()
-    label_array = np.asarray(labels, dtype=np.int64)
-    return EvalResult(
-        classes=list(loaded.classes),
-        paths=paths,
-        labels=label_array,
-        scores=score_array,
-        metrics=classification_metrics(score_array, label_array, len(loaded.classes)),
-        num_clips=num_clips,
-        num_crops=num_crops,
+        loaded.classes,
         average=average,
-        failed=sorted(failed.items()),
-        checkpoint=loaded.source,
-        data=source,
-        split=split or None,
+        batch_size=int(recipe["batch_size"] if batch_size is None else batch_size),
+        workers=workers,
+        device=device,
+        progress=progress,
+        source=os.fspath(data),
+        input_keys=INPUT_KEYS[spec.modality],
+        collate=collate_flow,
     )
+    result.checkpoint, result.data, result.split = loaded.source, os.fspath(data), split or None
+    return result
