@@ -157,7 +157,7 @@ def _hand_accuracy(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float
 def test_real_rgb_and_flow_fuse_as_computed_by_hand(tmp_path, capsys) -> None:
     rgb, flow, labels = _hand_scores("rgb.pkl"), _hand_scores("flow.pkl"), _hand_labels()
     assert rgb.shape == flow.shape == (100, 400) and labels.shape == (100,)
-    # the hand computation the issue quotes: RGB 0.71, flow 0.68, their sum 0.79 (top-5: 0.91, 0.90, 0.94)
+    # the hand computation quoted by the README: RGB 0.71, flow 0.68, their sum 0.79 (top-5: 0.91, 0.90, 0.94)
     hand = {"rgb": _hand_accuracy(rgb, labels), "flow": _hand_accuracy(flow, labels)}
     hand["fused"] = _hand_accuracy(rgb + flow, labels)
     assert hand == {"rgb": (0.71, 0.91), "flow": (0.68, 0.90), "fused": (0.79, 0.94)}

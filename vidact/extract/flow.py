@@ -68,9 +68,8 @@ class FlowExtractor:
 
     Attributes:
         method: the flow method (vidact.flow: tvl1, farneback, dis_ultrafast, dis_fast, dis_medium, dis_fine,
-            raft_small, raft_large). The default is dis_fine: the issue kept TV-L1 until a faster method met its
-            goal (end-point error within 5 % of TV-L1's at <= 100 ms a pair on 2 CPU cores), which dis_fine does
-            (~39 ms, a lower error than TV-L1's on known warps).
+            raft_small, raft_large). The default is dis_fine: a lower end-point error than
+            TV-L1's on known warps at ~40-60 ms a pair on one CPU thread, 27-80 times faster (benchmarks/flow.py).
         bound: the flow (pixels) mapped onto 0 and 255 in the images; larger motion is clipped. Not used by npz.
         short_side: resize frames to this short side before computing flow (aspect ratio kept).
         fps: take the frames shown at this rate (default: every frame).

@@ -9,19 +9,22 @@ A :class:`FlowMethod` takes two RGB uint8 frames [H, W, 3] of one size and retur
 displacement in pixels, such that ``prev[p] ≈ next[p + flow[p]]``. Its ``params()`` (JSON) are everything that
 determines the result, library versions included: they key the outputs of ``vidact extract flow``.
 
-Methods (``list_flow_methods()``), with the issue's measurements on 340 x 256 pairs on 2 CPU cores: ms per pair,
-and end-point error on known warps at 2 / 6 px displacement (``benchmarks/flow.py`` measures them all):
+Methods (``list_flow_methods()``), with what ``python benchmarks/flow.py`` measured on 340 x 256 pairs, one
+thread of a 2-core AMD EPYC (``benchmarks/results/flow.json``): ms per pair, and the mean end-point error on known
+warps (:mod:`vidact.flow.warps`) at a largest displacement of 2 / 6 px:
 
 * ``tvl1``: OpenCV's Dual TV-L1 (Zach, Pock & Bischof 2007) with OpenCV's defaults, the flow of the two-stream
-  papers (Simonyan & Zisserman 2014, TSN, I3D): ~3,100 ms; 0.30 / 1.00 px.
-* ``farneback``: Farnebäck's polynomial expansion with OpenCV's usual parameters: ~16 ms; 0.34 / 1.26 px.
-* ``dis_ultrafast``, ``dis_fast``, ``dis_medium``: DIS (Kroeger et al. 2016) with OpenCV's presets: ~1 to 5 ms;
-  medium 0.35 / 1.13 px, fast 0.53 / 1.71 px.
-* ``dis_fine`` (:data:`DEFAULT_METHOD`): DIS down to the finest scale, patches every 3 px, 25 descent steps,
-  5 variational refinements: ~39 ms, an error below TV-L1's on known warps.
+  papers (Simonyan & Zisserman 2014, TSN, I3D): ~1,600-3,100 ms; 0.16 / 0.50 px.
+* ``farneback``: Farnebäck's polynomial expansion with OpenCV's usual parameters: ~15 ms; 0.28 / 0.95 px.
+* ``dis_ultrafast``, ``dis_fast``, ``dis_medium``: DIS (Kroeger et al. 2016) with OpenCV's presets: 1, 2 and
+  10 ms; 0.45 / 1.25, 0.42 / 1.13 and 0.20 / 0.45 px.
+* ``dis_fine`` (:data:`DEFAULT_METHOD`): DIS down to the finest scale, 8-px patches every 3 px, 25 descent steps,
+  5 variational refinements: ~40-60 ms; 0.06 / 0.14 px, below TV-L1's error at every displacement, clean or
+  noisy.
 * ``dis``: DIS from any preset with any of its five numbers (:data:`DIS_PRESETS` are such settings).
 * ``raft_small``, ``raft_large``: torchvision's RAFT with published weights from vidact's catalogue
-  (``raft_small.c_t_v2``, ``raft_large.c_t_skht_v2`` by default; :mod:`vidact.models.raft`): ~260 / ~950 ms.
+  (``raft_small.c_t_v2``, ``raft_large.c_t_skht_v2`` by default; :mod:`vidact.models.raft`): ~440 / ~1,600 ms
+  at 12 updates.
 
 Every method object pickles cheaply (it travels to worker processes): OpenCV's solvers and RAFT's network are made
 on the first call, in the process that calls, and left out of the pickled state.
@@ -393,8 +396,8 @@ class DISFlow(_OpenCVFlow):
         return {"preset": self.preset, **self.numbers(), "opencv": cv2.__version__}
 
 
-#: The DIS methods registered by name: :class:`DISFlow` options. ``dis_fine`` is the lead's measured default
-#: (340 x 256 pairs, 2 CPU cores: ~39 ms, end-point error on known warps below OpenCV's TV-L1).
+#: The DIS methods registered by name: :class:`DISFlow` options. ``dis_fine`` is the default method (340 x 256
+#: pairs, one CPU thread: ~40-60 ms, an end-point error on known warps below OpenCV's TV-L1's; benchmarks/flow.py).
 DIS_PRESETS: dict[str, dict[str, Any]] = {
     "dis_ultrafast": {"preset": "ultrafast"},
     "dis_fast": {"preset": "fast"},
