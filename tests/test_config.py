@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vidact.engine.config import RECIPES_DIR, Config, list_recipes, load_config, parse_override, save_config
-from vidact.engine.tasks.skeleton import skeleton_preset
+from vidact.engine.tasks import get_task
 from vidact.errors import ConfigError
 from vidact.models import build_model
 
@@ -144,13 +144,14 @@ def test_recipes_are_shipped() -> None:
 def test_every_recipe_loads_and_builds_its_model(recipe: Path) -> None:
     cfg = load_config(recipe)
     data = cfg.data
-    if cfg.task.name == "skeleton":  # joints [N, M, T, V, C], as the recipe's preset makes them; small models
-        shape, device = skeleton_preset(cfg.to_dict()).input_shape(2), "cpu"
-    else:
-        shape, device = (2, 3, data.clip_len, data.crop_size, data.crop_size), "meta"
-    with torch.device(device):  # meta: no memory, no weights, shapes only
+    # the input the recipe's task makes (its input spec): clips [B, 3, T, H, W], joints [N, M, T, V, C], flow
+    # clips or a two-stream pair's dict of both
+    shape = get_task(cfg.task.name).input_spec(cfg).input_shape(2)
+    device = "cpu" if cfg.task.name == "skeleton" else "meta"  # small models; meta: no memory, shapes only
+    with torch.device(device):
         model = build_model(cfg.model.name, num_classes=10, **cfg.model.kwargs)
-        logits = model(torch.zeros(shape))
+        x = {k: torch.zeros(v) for k, v in shape.items()} if isinstance(shape, dict) else torch.zeros(shape)
+        logits = model(x)
     assert logits.shape == (2, 10)
     assert data.crop_size <= data.short_side
 

@@ -1,9 +1,9 @@
 """The ``vidact`` command line: a thin layer over the Python API, one module per command group.
 
 ``info`` (:mod:`.info`: info, synth), :mod:`.models` (models, weights list|fetch|add), :mod:`.train` (train,
-recipes), :mod:`.evaluate` (eval), :mod:`.predict`, :mod:`.extract` (one sub-command per registered extraction
-kind), :mod:`.fuse`, :mod:`.demo`; :mod:`._output` holds the consoles. The commands parse arguments, call the
-API and print; they compute nothing of their own.
+pretrain, recipes), :mod:`.evaluate` (eval), :mod:`.predict`, :mod:`.extract` (one sub-command per registered
+extraction kind), :mod:`.fuse`, :mod:`.demo`; :mod:`._output` holds the consoles. The commands parse arguments,
+call the API and print; they compute nothing of their own.
 
 Bad input (a broken video, a wrong config key, a mismatched checkpoint) prints one line
 ``error: <path>: <reason>`` on stderr and exits with status 2; ``--debug`` shows the traceback instead.
@@ -34,6 +34,7 @@ _ORDER = (
     "predict",
     "extract",
     "train",
+    "pretrain",
     "recipes",
     "demo",
     "fuse",
@@ -75,6 +76,7 @@ _commands = (
     ("eval", evaluate.eval_cmd),
     ("predict", predict.predict),
     ("train", train.train),
+    ("pretrain", train.pretrain),
     ("recipes", train.recipes_cmd),
     ("demo", demo.demo),
     ("fuse", fuse.fuse),

@@ -273,6 +273,10 @@ class RgbFlowPreset:
                 f"{flow.test_views()}"
             )
 
+    def input_shape(self, batch: int = 1) -> dict[str, tuple[int, int, int, int, int]]:
+        """The pair's input shapes: ``{"video": [B, 3, S, crop, crop], "flow": [B, 2, S*L, crop, crop]}``."""
+        return {"video": self.rgb.input_shape(batch), "flow": self.flow.input_shape(batch)}
+
     @property
     def segments(self) -> int:
         """S, shared by both streams."""

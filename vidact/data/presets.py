@@ -127,6 +127,10 @@ class Preset:
         """``frames`` (the name the samplers use)."""
         return self.frames
 
+    def input_shape(self, batch: int = 1) -> tuple[int, int, int, int, int]:
+        """The model input's shape [B, 3, T, crop, crop]."""
+        return (batch, 3, self.frames, self.crop_size, self.crop_size)
+
     @property
     def stride(self) -> int:
         """``frame_stride`` (the name the samplers use)."""

@@ -125,8 +125,13 @@ class TrainConfig:
     #: Peak learning rate (after warm-up), for the global batch.
     lr: float = 0.01
     momentum: float = 0.9
-    #: Weight decay of the weights; biases and normalisation parameters get none.
+    #: Weight decay of the weights; biases, normalisation parameters and those the model lists in its
+    #: ``no_weight_decay()`` (positional embeddings, class tokens) get none.
     weight_decay: float = 1e-4
+    #: Layer-wise learning-rate decay (BEiT, VideoMAE fine-tuning), in (0, 1]: layer ``l`` of a model that
+    #: names its layers (``layer_id``, ``num_layers``; embeddings 0, block ``i`` ``i + 1``, head
+    #: ``num_layers + 1``) learns at ``lr x layer_decay ** (num_layers + 1 - l)``; ``1.0``: every layer at ``lr``.
+    layer_decay: float = 1.0
     #: ``cosine`` to ``min_lr``; ``step``: times ``gamma`` at each epoch of ``milestones``; ``constant``.
     schedule: Literal["cosine", "step", "constant"] = "cosine"
     #: Linear warm-up, in epochs (fractions allowed), updated every optimizer step.
@@ -137,6 +142,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     #: Mixup's Beta(alpha, alpha) parameter; 0 turns mixup off.
     mixup_alpha: float = 0.0
+    #: Recompute activations in the backward pass instead of storing them (less memory, about a third more
+    #: compute): the model's ``set_grad_checkpointing(True)``; a model without it is an error.
+    grad_checkpointing: bool = False
     #: Micro-batches per optimizer step (the loss is averaged over all their clips).
     grad_accum: int = 1
     #: Clip the gradients' global L2 norm to this value (``null``: no clipping).
@@ -473,6 +481,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.lr": (lambda v: v > 0, "positive"),
     "train.momentum": (lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
     "train.weight_decay": (lambda v: v >= 0, "0 or more"),
+    "train.layer_decay": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
     "train.warmup_epochs": (lambda v: v >= 0, "0 or more"),
     "train.min_lr": (lambda v: v >= 0, "0 or more"),
     "train.milestones": (lambda v: all(m >= 1 for m in v) and v == sorted(set(v)), "increasing epochs >= 1"),

@@ -94,7 +94,7 @@ from ..errors import CheckpointError, ConfigError
 from ..models.weights import load_weights
 from .checkpoint import atomic_save, load_checkpoint, make_checkpoint
 from .config import Config, TrainConfig, save_config
-from .optim import LRSchedule, build_optimizer, set_lr
+from .optim import LRSchedule, build_optimizer, enable_grad_checkpointing, set_lr
 from .precision import NumericSettings, batch_to_memory_format, resolve_settings, to_memory_format
 from .sampler import ShardedBatchSampler
 from .tasks import StepOutput, Task, build_task
@@ -461,12 +461,16 @@ class _Run:
             if not self.is_main:
                 warnings.simplefilter("ignore")  # notices (pretrained weights) once, from rank 0
             model = to_memory_format(task.build_model(), settings.memory_format)
+        if train_cfg.grad_checkpointing:
+            enable_grad_checkpointing(model, cfg.model.name)
         optimizer = build_optimizer(
             model,
             train_cfg.optimizer,
             lr=train_cfg.lr,
             momentum=train_cfg.momentum,
             weight_decay=train_cfg.weight_decay,
+            layer_decay=train_cfg.layer_decay,
+            model_name=cfg.model.name,
         )
         self.model, self.optimizer = fabric.setup(model, optimizer)
 

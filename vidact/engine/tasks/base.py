@@ -15,6 +15,7 @@ gradient accumulation, precision, checkpoints and logging. A :class:`Task` owns 
 ``evaluate``               the multi-view test of a trained model (``vidact eval``) on the task's kind of data
 ``produces_classifier``    whether its checkpoints are classifiers that ``eval``, ``predict`` and ``extract`` load
 ``backbone_prefix``        the part of its network that seeds another model's training (``model.pretrained``)
+``pretrains``              whether it is a pre-training task (the ones ``vidact pretrain`` runs)
 =========================  ===========================================================================================
 
 A batch is a dict (the collate function's); the loop moves its tensors to the device (5-D float ones, clips, in
@@ -131,6 +132,9 @@ class Task(ABC):
     #: The ``state_dict`` prefix of the part of its network that seeds another model (``model.pretrained``):
     #: ``""`` the whole network; a pre-training task names its encoder (``"encoder."``).
     backbone_prefix: ClassVar[str] = ""
+    #: Whether it pre-trains a network for others to fine-tune (``vidact pretrain`` runs only these): its
+    #: checkpoints' :attr:`backbone_prefix` part seeds a recipe's ``model.pretrained``.
+    pretrains: ClassVar[bool] = False
 
     def __init__(self, config: Config):
         self.config = config

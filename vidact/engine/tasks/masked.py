@@ -1,9 +1,12 @@
 """Masked reconstruction: no labels; a 3D CNN fills in hidden tubelets of each clip from the rest of it.
 
-The recipe's ``task: masked_reconstruction`` (``task.kwargs.mask_ratio``, default 0.75). A toy of VideoMAE's
-pre-training for the convolutional models: the clip is cut into tubelets, one per cell of the encoder's feature
-map (a 3D CNN that downsamples [T, H, W] by (4, 8, 8) gives 4x8x8 tubelets); ``mask_ratio`` of the cells of every
-clip are hidden (set to 0, the normalised mean); the encoder (the recipe's registry model, its classifier
+The recipe's ``task: masked_reconstruction`` (``task.kwargs``: ``mask_ratio``, default 0.75; ``masking``, default
+``cell``). A toy of VideoMAE's pre-training for the convolutional models: the clip is cut into tubelets, one per
+cell of the encoder's T' x H' x W' feature map (a 3D CNN that downsamples [T, H, W] by (4, 8, 8) gives 4x8x8
+tubelets); of every clip, ``masking: cell`` hides ``round(mask_ratio x T'H'W')`` cells drawn anywhere, ``masking:
+tube`` (VideoMAE's tube masking) ``round(mask_ratio x H'W')`` positions of the H' x W' grid at every time step, the
+same ones, so that no hidden tubelet can be copied from the same place a step earlier or later. Hidden cells are
+set to 0 (the normalised mean); the encoder (the recipe's registry model, its classifier
 removed) maps the masked clip to features, a 1x1x1 decoder maps each cell's features to the pixels of its
 tubelet, and the loss is the mean squared error over the hidden pixels (of the normalised clip). Zeroing the
 hidden input instead of dropping tokens is what masked image modelling does for CNNs (SparK, ConvNeXt V2 without
@@ -21,7 +24,7 @@ left out with a one-line notice.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -51,6 +54,10 @@ class MaskedVideoModel(nn.Module):
     (:func:`~vidact.models.contract.feature_map`: [B, C, T', H', W']; SlowFast's pathways fused onto the Slow
     time axis) and a two-layer 1x1x1 convolutional decoder ([B, 3 * t * h * w, T', H', W']), whose channels are
     each cell's tubelet of pixels.
+
+    What the encoder offers the loop stays reachable through ``encoder``: its ``layer_id`` (layer-wise
+    learning-rate decay, the decoder counted as head) and ``set_grad_checkpointing``
+    (:mod:`vidact.engine.optim`).
     """
 
     def __init__(self, encoder: nn.Module, num_features: int, tubelet: tuple[int, int, int]):
@@ -78,6 +85,7 @@ class MaskedReconstruction(Task):
     that divide the clip evenly."""
 
     name = "masked_reconstruction"
+    pretrains = True
     loss_names = ("reconstruction",)
     val_metrics = ("mse", "baseline_mse", "explained")
     monitor = "mse"
@@ -87,11 +95,14 @@ class MaskedReconstruction(Task):
         "encoder."  # what seeds fine-tuning (model.pretrained: RUN): the encoder, not the decoder
     )
 
-    def __init__(self, config: Config, mask_ratio: float = 0.75):
+    def __init__(self, config: Config, mask_ratio: float = 0.75, masking: Literal["cell", "tube"] = "cell"):
         super().__init__(config)
         if not 0.0 < mask_ratio < 1.0:
             raise ConfigError(f"task.kwargs.mask_ratio must be in (0, 1), got {mask_ratio!r}")
+        if masking not in ("cell", "tube"):
+            raise ConfigError(f"task.kwargs.masking must be 'cell' or 'tube', got {masking!r}")
         self.mask_ratio = float(mask_ratio)
+        self.masking = masking
 
     def build_data(self, *, seed: int, validate: bool, progress: bool) -> TaskData:
         train_set, val_set = video_datasets(
@@ -121,25 +132,31 @@ class MaskedReconstruction(Task):
             )
         self.tubelet = tuple(size // cells for size, cells in zip(shape, features.shape[2:], strict=True))
         self.cells = tuple(features.shape[2:])
-        self.num_masked = round(self.mask_ratio * math.prod(self.cells))
-        if not 0 < self.num_masked < math.prod(self.cells):
+        # the cells drawn at random: all of them, or (tubes) those of one time step, repeated along time
+        self.drawn = math.prod(self.cells) if self.masking == "cell" else math.prod(self.cells[1:])
+        self.num_masked = round(self.mask_ratio * self.drawn)
+        if not 0 < self.num_masked < self.drawn:
+            where = "cells" if self.masking == "cell" else "positions of a time step"
             raise ConfigError(
-                f"task.kwargs.mask_ratio {self.mask_ratio} hides {self.num_masked} of {math.prod(self.cells)} "
-                "cells: at least one must be hidden and one visible"
+                f"task.kwargs.mask_ratio {self.mask_ratio} hides {self.num_masked} of {self.drawn} {where}: "
+                "at least one must be hidden and one visible"
             )
         return MaskedVideoModel(encoder, features.shape[1], self.tubelet)
 
     def _mask(self, orders: list[Tensor], device: torch.device) -> Tensor:
-        """[B, T', H', W'] bool: of each clip, the cells first in its order ([N] permutation) are hidden."""
-        mask = torch.zeros(len(orders), math.prod(self.cells), dtype=torch.bool)
+        """[B, T', H', W'] bool: of each clip, the cells first in its order (a permutation of the ``drawn``
+        cells: [T'H'W'], or [H'W'] repeated over the T' steps for tubes) are hidden."""
+        mask = torch.zeros(len(orders), self.drawn, dtype=torch.bool)
         for row, order in zip(mask, orders, strict=True):
             row[order[: self.num_masked]] = True
+        if self.masking == "tube":
+            return mask.reshape(len(orders), 1, *self.cells[1:]).expand(-1, *self.cells).to(device)
         return mask.reshape(len(orders), *self.cells).to(device)
 
     def training_step(self, model: nn.Module, batch: Batch, rng: np.random.Generator) -> StepOutput:
         clips = batch["video"]
-        cells = math.prod(self.cells)
-        mask = self._mask([torch.from_numpy(rng.permutation(cells)) for _ in range(len(clips))], clips.device)
+        orders = [torch.from_numpy(rng.permutation(self.drawn)) for _ in range(len(clips))]
+        mask = self._mask(orders, clips.device)
         reconstruction = model(clips, mask).float()
         hidden = expand_mask(mask, self.tubelet)
         error = (reconstruction - clips).square() * hidden
@@ -148,9 +165,10 @@ class MaskedReconstruction(Task):
 
     def validation_step(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
         clips = batch["video"]
-        seed, cells = self.config.train.seed, math.prod(self.cells)
+        seed = self.config.train.seed
         orders = [
-            torch.randperm(cells, generator=per_sample_generator(seed, m["index"])) for m in batch["meta"]
+            torch.randperm(self.drawn, generator=per_sample_generator(seed, m["index"]))
+            for m in batch["meta"]
         ]
         mask = self._mask(orders, clips.device)
         reconstruction = model(clips, mask).float()
