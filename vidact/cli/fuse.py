@@ -61,7 +61,7 @@ def fuse(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Write the fused scores here (.npy).")] = None,
 ) -> None:
-    """Fuse several models' scores of the same samples (late fusion).
+    """Late fusion of several models' scores of the same samples.
 
     Skeleton streams, RGB + flow: the top-1 and top-5 of each file and of their weighted sum, where there are
     labels (--gt, or labels the files carry); with --sweep (two files) the accuracy of w * A + (1 - w) * B for

@@ -22,7 +22,10 @@ from . import (  # noqa: F401  (imported for their registrations)
     slowfast,
     stgcn,
     tf_checkpoint,
+    timesformer,
     two_stream,
+    videomae,
+    vivit,
 )
 from .contract import FeatureLayout, VideoModel
 from .factory import build_model

@@ -3,8 +3,12 @@ reader of each layout that is not a PyTorch file.
 
 A converter is a plain function ``state_dict -> state_dict`` living in its family's file, which registers it at
 its end (``register_converter("resnet3d", "torchvision", convert_torchvision_state_dict)``); a reader (a
-TensorFlow checkpoint, a Caffe2 pickle) registers itself in its own file (``register_reader``). This module is
-the mechanism only: it imports no family. Training (``model.pretrained_layout``), prediction
+TensorFlow checkpoint, a Caffe2 pickle) registers itself in its own file (``register_reader``). A layout whose
+weights come as a folder with the architecture's config (Hugging Face's ``save_pretrained``: ``config.json`` +
+``model.safetensors``) also has a config reader per family, ``config.json``'s dict -> the family builder's
+arguments (``register_config_reader("vivit", read_hf_config)``), through which
+:func:`vidact.models.hub.load_file` builds the model the folder describes. This module is the mechanism only: it
+imports no family. Training (``model.pretrained_layout``), prediction
 (``--weights-layout``) and the weights catalogue (:mod:`vidact.models.hub`) all look converters up here; a plugin
 adds a layout by registering a converter for it.
 
@@ -29,8 +33,13 @@ __all__ = [
     "WEIGHT_LAYOUTS",
     "Converter",
     "Reader",
+    "ConfigReader",
+    "FOLDER_LAYOUT",
     "register_converter",
     "register_reader",
+    "register_config_reader",
+    "get_config_reader",
+    "config_reader_layouts",
     "get_converter",
     "converter_layouts",
     "is_pytorch_layout",
@@ -41,7 +50,14 @@ __all__ = [
 Converter = Callable[[StateDict], StateDict]
 #: Reads the files of a checkpoint (in the catalogue's order) to a dict of name -> tensor or array.
 Reader = Callable[[Sequence[str | os.PathLike]], Mapping[str, Any]]
+#: Reads a checkpoint folder's config (``config.json`` as a dict) to the family builder's keyword arguments,
+#: ``num_classes`` included.
+ConfigReader = Callable[[Mapping[str, Any]], dict[str, Any]]
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The layout of folders with a config (Hugging Face's ``save_pretrained``): the default of
+#: :func:`register_config_reader`.
+FOLDER_LAYOUT = "hf"
 
 #: vidact's own key names: no conversion.
 VIDACT_LAYOUT = "vidact"
@@ -50,6 +66,8 @@ VIDACT_LAYOUT = "vidact"
 _CONVERTERS: Registry[Converter] = Registry("weights converter")
 #: layout -> the reader of its files, for the layouts that are not PyTorch files.
 _READERS: Registry[Reader] = Registry("weights reader")
+#: "<family>:<layout>" -> the reader of that layout's folder config onto the family's builder arguments.
+_CONFIG_READERS: Registry[ConfigReader] = Registry("config reader")
 
 
 def register_converter(family: str, layout: str, fn: F | None = None) -> Any:
@@ -72,6 +90,41 @@ def register_reader(layout: str, fn: F | None = None) -> Any:
         ValueError: ``layout`` already has another reader.
     """
     return _READERS.register(layout, fn)
+
+
+def register_config_reader(family: str, fn: F | None = None, *, layout: str = FOLDER_LAYOUT) -> Any:
+    """Register ``fn(config) -> builder kwargs`` as the reader of ``layout`` folders' ``config.json`` for
+    ``family`` (a call, or a decorator without ``fn``). The family also registers the converter of the
+    folder's weights (:func:`register_converter` with the same layout).
+
+    Raises:
+        ValueError: (family, layout) already has another config reader, or a name holds a colon.
+    """
+    if ":" in family or ":" in layout:
+        raise ValueError(f"cannot register a config reader for {family!r}, {layout!r}")
+    return _CONFIG_READERS.register(f"{family}:{layout}", fn)
+
+
+def config_reader_layouts(family: str) -> list[str]:
+    """The folder layouts ``family`` has config readers for, sorted."""
+    prefix = f"{family}:"
+    return sorted(name[len(prefix) :] for name in _CONFIG_READERS if name.startswith(prefix))
+
+
+def get_config_reader(family: str, layout: str = FOLDER_LAYOUT, *, model: str | None = None) -> ConfigReader:
+    """The reader of ``layout`` folder configs for ``family``.
+
+    Raises:
+        ConfigError: the family has none for this layout (the message lists those it has).
+    """
+    key = f"{family}:{layout}"
+    if key not in _CONFIG_READERS:
+        known = ", ".join(config_reader_layouts(family)) or "none"
+        what = f"{family} models" + (f" ({model})" if model else "")
+        raise ConfigError(
+            f"no config reader for {layout} checkpoint folders of {what} (folder layouts it reads: {known})"
+        )
+    return _CONFIG_READERS.get(key)
 
 
 class _Layouts(Set[str]):

@@ -26,6 +26,7 @@ download says how to fetch the file by hand and register it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.client
 import importlib.resources
@@ -44,7 +45,15 @@ from torch import nn
 from .._atomic import atomic_write
 from .._home import vidact_home
 from ..errors import CheckpointError, ConfigError
-from .converters import converter_layouts, get_converter, is_pytorch_layout, read_layout
+from .converters import (
+    FOLDER_LAYOUT,
+    config_reader_layouts,
+    converter_layouts,
+    get_config_reader,
+    get_converter,
+    is_pytorch_layout,
+    read_layout,
+)
 from .labels import label_names
 from .loaded import LoadedModel
 from .registry import ModelCard, Weights, WeightsFile, list_models, model_card
@@ -341,6 +350,87 @@ def _layouts_of(card: ModelCard) -> list[str]:
     ]
 
 
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read ({e.strerror or e})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _read_safetensors(path: Path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file as load_safetensors
+
+    try:
+        return load_safetensors(os.fspath(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
+
+
+def _folder_tensors(folder: Path) -> dict:
+    """The tensors of a ``save_pretrained`` folder: ``model.safetensors``, or the shards its
+    ``model.safetensors.index.json`` lists."""
+    single, index = folder / "model.safetensors", folder / "model.safetensors.index.json"
+    if single.is_file():
+        return _read_safetensors(single)
+    if index.is_file():
+        weight_map = _read_json(index).get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise CheckpointError(f"{index}: no weight_map")
+        tensors: dict = {}
+        for shard in sorted(set(weight_map.values())):
+            tensors.update(_read_safetensors(folder / shard))
+        return tensors
+    raise CheckpointError(f"{folder}: no model.safetensors (nor model.safetensors.index.json) in the folder")
+
+
+def _load_folder(
+    model: str, folder: Path, layout: str | None, num_classes: int | None, kwargs: dict[str, object]
+) -> LoadedModel:
+    """:func:`load_file` of a ``save_pretrained`` folder: the architecture from ``config.json`` through the
+    family's config reader, the weights from ``model.safetensors`` through its converter, strictly."""
+    from .registry import get_builder
+
+    card = model_card(model)
+    layout = layout or FOLDER_LAYOUT
+    if layout not in config_reader_layouts(card.family):
+        get_config_reader(card.family, layout, model=model)  # raises, listing the layouts it reads
+    config = _read_json(folder / "config.json") if (folder / "config.json").is_file() else None
+    if config is None:
+        raise CheckpointError(f"{folder}: no config.json in the folder (a save_pretrained folder has one)")
+    try:
+        arguments = dict(get_config_reader(card.family, layout, model=model)(config))
+    except ConfigError as e:
+        raise CheckpointError(f"{folder / 'config.json'}: {e}") from None
+    if num_classes is not None:
+        arguments["num_classes"] = num_classes
+    arguments.update(kwargs)
+    net = get_builder(model)(**arguments)
+    converter = get_converter(card.family, layout, model=model)
+    load_weights(net, _folder_tensors(folder), converter=converter, source=os.fspath(folder))
+    classes = arguments.get("num_classes", getattr(net, "num_classes", 0))
+    labels = config.get("id2label") or {}
+    try:
+        names = [str(labels[k]) for k in sorted(labels, key=int)] if labels else []
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{folder / 'config.json'}: id2label keys are not class indices") from None
+    if len(names) != classes:
+        names = [f"class_{i}" for i in range(int(classes))]  # type: ignore[arg-type]
+    spec = card.default_preset()
+    frames, size = config.get("num_frames"), config.get("image_size")
+    if isinstance(frames, int) and isinstance(size, int | list) and spec.modality == "video":
+        crop = size if isinstance(size, int) else int(size[0])
+        spec = dataclasses.replace(spec, frames=frames, crop_size=crop, short_side=round(crop * 8 / 7))
+    return LoadedModel(module=net.eval(), spec=spec, classes=names, name=model, source=os.fspath(folder))
+
+
 def load_file(
     model: str,
     path: str | os.PathLike,
@@ -349,23 +439,31 @@ def load_file(
     num_classes: int | None = None,
     **kwargs: object,
 ) -> LoadedModel:
-    """The registered ``model`` with the weights of a PyTorch file loaded strictly, in eval mode, with the model
-    card's input spec and class names ``class_0`` .. (:class:`~vidact.models.loaded.LoadedModel`).
+    """The registered ``model`` with the weights of a PyTorch file, or of a ``save_pretrained`` folder, loaded
+    strictly, in eval mode, with its input spec and class names (:class:`~vidact.models.loaded.LoadedModel`).
+
+    A file: the model card's input spec, classes ``class_0`` ... A folder (``config.json`` + ``model.safetensors``,
+    as Hugging Face's ``save_pretrained`` writes it): the architecture its ``config.json`` describes, read by the
+    family's config reader (:func:`~vidact.models.converters.register_config_reader`), the classes its
+    ``id2label`` names, the card's spec with the config's frames and frame size; read offline.
 
     Args:
         layout: the file's key layout; default: the first of vidact's own and the model's published layouts
-            into which the file fits.
-        num_classes: default: the class count of the file's classifier.
-        kwargs: go to the model's builder.
+            into which the file fits (a folder: ``"hf"``).
+        num_classes: default: the class count of the file's classifier (a folder: its config's).
+        kwargs: go to the model's builder (over a folder config's arguments).
 
     Raises:
-        CheckpointError: an unreadable file, or one that fits the model in none of its layouts (the message
-            gives the first layout's mismatch).
+        CheckpointError: an unreadable file or folder, or one that fits the model in none of its layouts (the
+            message gives the first layout's mismatch). ConfigError: a folder of a family without a config
+            reader for its layout.
     """
     from .registry import get_builder
     from .weights import classifier_classes, read_state_dict
 
     card = model_card(model)
+    if os.path.isdir(path):
+        return _load_folder(model, Path(path), layout, num_classes, dict(kwargs))
     path = os.fspath(path)
     candidates = [layout] if layout is not None else _layouts_of(card)
     raw, _ = read_state_dict(path)  # read the file once; each candidate layout converts this
