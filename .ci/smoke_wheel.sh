@@ -71,6 +71,16 @@ grep -q '"label"' imagenet.json
 "$vidact" extract features data/test --model run --out features >/dev/null
 ls features | grep "\.features\.json" >/dev/null
 
+step "optical flow, a two-stream run, late fusion, attention cost"
+"$vidact" extract flow data --out flow --rgb --no-progress >/dev/null
+ls flow/test/*/*/flow_x_00001.jpg >/dev/null
+"$vidact" train synthetic_two_stream data.root=flow data.batch_size=2 data.num_workers=0 train.epochs=1 \
+    --out ts-run --no-progress
+"$vidact" eval ts-run flow --split test --scores ts.npz >/dev/null && test -s ts.npz
+"$vidact" predict "$video" --model ts-run --json ts-pred.json >/dev/null && test -s ts-pred.json
+"$vidact" fuse ts.npz ts.npz --sweep --json fused.json >/dev/null && test -s fused.json
+"$vidact" attention-cost --frames 8 --size 64 --json cost.json >/dev/null && test -s cost.json
+
 step "skeletons without the pose extra: synthetic joints train; pose asks for its extra in one line"
 "$vidact" synth skel --kind skeleton --train 2 --val 1 --test 1 >/dev/null
 "$vidact" train synthetic_stgcn data.root=skel data.batch_size=2 train.epochs=1 --out skel-run --no-progress
