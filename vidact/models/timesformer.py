@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from ..errors import ConfigError
 from .contract import FeatureLayout, temporal_pool
@@ -151,10 +152,37 @@ class TimeSformer(LinearClassifier, nn.Module):
         self.num_features = self.head_hidden_size = embed_dim
         self.num_classes = num_classes
         self.head_drop = nn.Dropout(drop_rate)
+        #: Blocks, as layer-wise learning-rate decay counts them (:meth:`layer_id`).
+        self.num_layers = depth
+        self.grad_checkpointing = False
         init_vit_weights(self)
         trunc_normal_(self.pos_embed)
         trunc_normal_(self.cls_token)
         self.head = linear_classifier(embed_dim, num_classes)
+
+    def layer_id(self, name: str) -> int:
+        """The layer of parameter ``name`` for layer-wise learning-rate decay: the patch embedding, CLS token
+        and positional tables 0, block ``i`` ``i + 1``, the final norm and the classifier ``num_layers + 1``."""
+        if name.startswith(("patch_embed.", "cls_token", "pos_embed", "time_embed")):
+            return 0
+        if name.startswith("blocks."):
+            return int(name.split(".")[1]) + 1
+        return self.num_layers + 1
+
+    def no_weight_decay(self) -> set[str]:
+        """The learned tokens and positional tables, exempt from weight decay."""
+        return {"cls_token", "pos_embed"} | ({"time_embed"} if self.time_embed is not None else set())
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each block's activations in the backward pass instead of keeping them (training only):
+        less memory for one more forward pass of the blocks."""
+        self.grad_checkpointing = enable
+
+    def _block(self, blk: nn.Module, x: Tensor, *args: Any) -> Tensor:
+        """``blk(x, *args)``, checkpointed when :meth:`set_grad_checkpointing` asked for it and gradients flow."""
+        if self.grad_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(blk, x, *args, use_reentrant=False)
+        return blk(x, *args)
 
     def token_grid(self, frames: int, height: int, width: int) -> Grid:
         """The grid (T', H', W') = (T, H // p, W // p) of the tokens after the CLS token, for clips of
@@ -184,14 +212,14 @@ class TimeSformer(LinearClassifier, nn.Module):
         if self.attention_type == "space_only":  # T sequences [1 + H'W'] per clip, one CLS token each
             frames = torch.cat([cls.repeat_interleave(t, dim=0), tokens.reshape(b * t, h * w, d)], dim=1)
             for blk in self.blocks:
-                frames = blk(frames)
+                frames = self._block(blk, frames)
             frames = self.norm(frames).view(b, t, 1 + h * w, d)
             return torch.cat(
                 [frames[:, :, 0].mean(dim=1, keepdim=True), frames[:, :, 1:].flatten(1, 2)], dim=1
             )
         x = torch.cat([cls, tokens], dim=1)
         for blk in self.blocks:
-            x = blk(x, grid, 1)
+            x = self._block(blk, x, grid, 1)
         return self.norm(x)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from ..errors import ConfigError
 from .contract import FeatureLayout, temporal_pool
@@ -215,8 +216,30 @@ class VideoMAE(LinearClassifier, nn.Module):
         self.num_features = self.head_hidden_size = embed_dim
         self.num_classes = num_classes
         self.head_drop = nn.Dropout(drop_rate)
+        #: Blocks, as layer-wise learning-rate decay counts them (:meth:`layer_id`).
+        self.num_layers = depth
+        self.grad_checkpointing = False
         init_vit_weights(self)
         self.head = linear_classifier(embed_dim, num_classes)
+
+    def layer_id(self, name: str) -> int:
+        """The layer of parameter ``name`` for layer-wise learning-rate decay: the tubelet embedding 0, block
+        ``i`` ``i + 1``, the final norms and the classifier ``num_layers + 1``."""
+        if name.startswith("patch_embed."):
+            return 0
+        if name.startswith("blocks."):
+            return int(name.split(".")[1]) + 1
+        return self.num_layers + 1
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters exempt from weight decay besides biases and norms: none (the positional table is a
+        fixed buffer, not a parameter)."""
+        return set()
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each block's activations in the backward pass instead of keeping them (training only):
+        less memory for one more forward pass of the blocks."""
+        self.grad_checkpointing = enable
 
     def token_grid(self, frames: int, height: int, width: int) -> Grid:
         """The token grid (T // t, H // p, W // p) of clips of ``frames`` x ``height`` x ``width``."""
@@ -243,8 +266,9 @@ class VideoMAE(LinearClassifier, nn.Module):
         if mask is not None:
             _check_mask(mask, tokens.shape[0], tokens.shape[1])
             tokens = _keep(tokens, ~mask.to(tokens.device))
+        checkpointed = self.grad_checkpointing and self.training and torch.is_grad_enabled()
         for blk in self.blocks:
-            tokens = blk(tokens)
+            tokens = checkpoint(blk, tokens, use_reentrant=False) if checkpointed else blk(tokens)
         return self.norm(tokens)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
@@ -388,6 +412,10 @@ class VideoMAEPretrainer(nn.Module):
         self.register_buffer("std", _channels(std), persistent=False)
         self.mean: Tensor | None
         self.std: Tensor | None
+
+    def no_weight_decay(self) -> set[str]:
+        """The mask token is exempt from weight decay (the encoder's exemptions are its own)."""
+        return {"mask_token"}
 
     def token_grid(self, frames: int, height: int, width: int) -> Grid:
         """The encoder's token grid (T', H', W') for clips of ``frames`` x ``height`` x ``width``."""

@@ -196,6 +196,34 @@ class ViViT(LinearClassifier, nn.Module):
                 trunc_normal_(p, std=0.02)
         self.head = linear_classifier(self.num_features, self.num_classes)
 
+    @property
+    def num_layers(self) -> int:
+        """Blocks, as layer-wise learning-rate decay counts them (:meth:`layer_id`): model 2's spatial and
+        temporal ones together."""
+        return len(self.blocks) + (len(self.temporal_blocks) if self.variant == 2 else 0)
+
+    def layer_id(self, name: str) -> int:
+        """The layer of parameter ``name`` for layer-wise learning-rate decay: the tubelet embedding, CLS token
+        and positional table 0, block ``i`` ``i + 1``, the final norm and the classifier ``num_layers + 1``.
+        Model 2 numbers its temporal blocks after the spatial ones (temporal block ``j``: ``depth + j + 1``);
+        what feeds the temporal encoder (``norm_spatial``, the temporal CLS token and positions) sits one below
+        its first block, at ``depth``."""
+        if name.startswith(("patch_embed.", "cls_token", "pos_embed")):
+            return 0
+        if name.startswith("blocks."):
+            return int(name.split(".")[1]) + 1
+        depth = len(self.blocks)
+        if name.startswith("temporal_blocks."):
+            return depth + int(name.split(".")[1]) + 1
+        if name.startswith(("norm_spatial.", "temporal_cls_token", "temporal_pos_embed")):
+            return depth
+        return self.num_layers + 1
+
+    def no_weight_decay(self) -> set[str]:
+        """The learned tokens and positional tables, exempt from weight decay."""
+        names = {"pos_embed", "cls_token"} if self.num_prefix_tokens else {"pos_embed"}
+        return names | ({"temporal_cls_token", "temporal_pos_embed"} if self.variant == 2 else set())
+
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute each block's activations in the backward pass instead of keeping them (training only):
         less memory for one more forward pass of compute."""
