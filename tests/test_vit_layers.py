@@ -144,6 +144,9 @@ def test_frame_and_tube_views_group_the_right_tokens_and_invert() -> None:
     assert frames[1 * t + 2, 5, 0] == base + _index(2, 1, 1)  # clip 1, frame 2, cell (1, 1)
     assert tubes[1 * h * w + 5, 2, 0] == base + _index(2, 1, 1)
     assert torch.equal(from_frames(frames, GRID), x) and torch.equal(from_tubes(tubes, GRID), x)
+    # at batch 1 too, the time sequences are contiguous: a strided view makes bf16 autocast's next Linear copy its
+    # weight and run one matmul per spatial cell (TimeSformer-B's fast path at batch 1 went 3.7x slower)
+    assert to_tubes(x[:1], GRID).is_contiguous()
 
 
 # --- attention patterns against an explicit softmax ---------------------------------------------------------
