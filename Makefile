@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/skeleton.py
 	$(BIN)/python benchmarks/flow.py
 	$(BIN)/python benchmarks/two_stream.py
+	$(BIN)/python benchmarks/transformers.py
 
 # The built wheel in a clean venv without dev extras: every command once (what CI runs after the tests).
 smoke:
