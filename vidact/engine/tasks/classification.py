@@ -159,6 +159,24 @@ def eval_defaults(loaded: LoadedModel) -> dict[str, Any]:
     return {**asdict(EvalConfig()), "num_clips": views.get("clips", 1), "num_crops": views.get("crops", 1)}
 
 
+def eval_views(
+    recipe: dict[str, Any], split: str | None, num_clips: int | None, num_crops: int | None
+) -> tuple[str | None, int, int]:
+    """The split and views of an evaluation: those given, else the recipe's (:func:`eval_defaults`).
+
+    Raises:
+        ConfigError: crops other than 1 or 3, or fewer than 1 clip.
+    """
+    split = recipe["split"] if split is None else split
+    num_clips = int(recipe["num_clips"] if num_clips is None else num_clips)
+    num_crops = int(recipe["num_crops"] if num_crops is None else num_crops)
+    if num_crops not in (1, 3):
+        raise ConfigError(f"the number of crops must be 1 or 3, got {num_crops}")
+    if num_clips < 1:
+        raise ConfigError(f"the number of clips must be at least 1, got {num_clips}")
+    return split, num_clips, num_crops
+
+
 def evaluate_video(
     loaded: LoadedModel,
     data: str | os.PathLike,
@@ -180,13 +198,7 @@ def evaluate_video(
     scores averaged as ``average`` says."""
     preset = loaded.spec
     recipe = eval_defaults(loaded)
-    split = recipe["split"] if split is None else split
-    num_clips = recipe["num_clips"] if num_clips is None else num_clips
-    num_crops = recipe["num_crops"] if num_crops is None else num_crops
-    if num_crops not in (1, 3):
-        raise ConfigError(f"the number of crops must be 1 or 3, got {num_crops}")
-    if num_clips < 1:
-        raise ConfigError(f"the number of clips must be at least 1, got {num_clips}")
+    split, num_clips, num_crops = eval_views(recipe, split, num_clips, num_crops)
     dataset = build_dataset(
         kind,
         data,

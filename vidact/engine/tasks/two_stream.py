@@ -56,7 +56,7 @@ from ...models.loaded import LoadedModel
 from ..config import Config
 from ..scoring import Average, EvalResult, evaluate_model
 from .base import TaskData, recipe_of, recipe_preset
-from .classification import INPUT_KEYS, Classification, eval_defaults
+from .classification import INPUT_KEYS, Classification, eval_defaults, eval_views
 from .registry import register_task
 
 __all__ = ["TwoStreamClassification", "FLOW_MODALITIES", "flow_spec", "flow_datasets", "evaluate_flow"]
@@ -282,13 +282,7 @@ def evaluate_flow(
     if spec.modality not in FLOW_MODALITIES:
         raise ConfigError(f"{loaded.source}: a {spec.modality} model, not a flow or rgb+flow one")
     recipe = eval_defaults(loaded)
-    split = recipe["split"] if split is None else split
-    num_clips = int(recipe["num_clips"] if num_clips is None else num_clips)
-    num_crops = int(recipe["num_crops"] if num_crops is None else num_crops)
-    if num_crops not in (1, 3):
-        raise ConfigError(f"the number of crops must be 1 or 3, got {num_crops}")
-    if num_clips < 1:
-        raise ConfigError(f"the number of clips must be at least 1, got {num_clips}")
+    split, num_clips, num_crops = eval_views(recipe, split, num_clips, num_crops)
     flow = _flow_part(spec)
     dataset = build_flow_dataset(
         kind,
