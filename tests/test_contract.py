@@ -6,22 +6,29 @@ gradients, and loading weights of another class count (the classifier is left ou
 
 Inputs by the card's modality: clips [B, C, T, H, W] (video), joints [B, M, T, V, C] (skeleton), flow clips
 [B, 2, T, H, W] of whole snippets (flow), and the dict ``{"video", "flow"}`` of a two-stream pair (rgb+flow).
-Optical-flow estimators (modality ``optical_flow``: RAFT) are not classifiers and keep no such contract."""
+Optical-flow estimators (modality ``optical_flow``: RAFT) are not classifiers and keep no such contract.
+
+Temporal action detectors (modality ``features``: ActionFormer, the sliding-window baseline) keep the detection
+contract instead (see :mod:`vidact.models.actionformer`): features [B, D, T] + mask [B, T] in, per-level class
+logits, offsets and masks out; ``forward_features`` gives the pyramid, ``forward_head`` the outputs, and
+``reset_classifier`` replaces the classification head's last layer; checked at the end of this file."""
 
 from __future__ import annotations
 
 import copy
+import itertools
 
 import pytest
 import torch
 from torch import nn
 
-from vidact.errors import CheckpointError
+from vidact.errors import CheckpointError, ConfigError
 from vidact.models import FeatureLayout, VideoModel, build_model, list_models, model_card
 from vidact.models.profile import count_params
 from vidact.models.weights import classifier_classes, load_pretrained, load_weights
 
-MODELS = [name for name in list_models() if model_card(name).modality != "optical_flow"]
+MODELS = [name for name in list_models() if model_card(name).modality not in ("optical_flow", "features")]
+DETECTORS = [name for name in list_models() if model_card(name).modality == "features"]
 # Small clips every family accepts: SlowFast's alpha (4 or 8) divides 16 frames, C3D's and I3D's pools
 # reduce 16 x 32 x 32 to at least 1 x 1 x 1. Flow models take whole snippets of L fields: the most that fit
 # in 16 (15 for L = 5).
@@ -333,3 +340,147 @@ def test_large_models_keep_the_contract_on_meta(name: str) -> None:
         )
         model.reset_classifier(0)
         assert model(x).shape == (2, model.head_hidden_size) and model.num_classes == 0
+
+
+# --- Temporal action detectors (modality "features") ---------------------------------------------------------
+
+#: An odd length (no level divides it) and a second sample padded after 23 real steps.
+STEPS, REAL = 37, 23
+
+
+def _features(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features [2, D, STEPS] and their mask [2, STEPS] (the second sample real for its first REAL steps)."""
+    generator = torch.Generator().manual_seed(1)
+    features = torch.randn(2, model_card(name).input_size[0], STEPS, generator=generator)
+    mask = torch.ones(2, STEPS, dtype=torch.bool)
+    mask[1, REAL:] = False
+    return features, mask
+
+
+def _detector(name: str, num_classes: int = 5) -> nn.Module:
+    """A copy of the detector (built once per name) with a new classifier of ``num_classes``, every parameter
+    moved off its initial value (zero biases and unit norms would hide leaks), in eval mode."""
+    if name not in _BUILT:
+        torch.manual_seed(0)
+        _BUILT[name] = _perturb_(build_model(name), seed=3).eval()
+    model = copy.deepcopy(_BUILT[name])
+    torch.manual_seed(num_classes)
+    model.reset_classifier(num_classes)
+    return model
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread: these small sequences run fastest so, and do not stall on busy cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_detectors_are_registered() -> None:
+    assert {model_card(name).family for name in DETECTORS} >= {"actionformer", "tad_baseline"}
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize("name", DETECTORS)
+def test_detection_contract(name: str) -> None:
+    card = model_card(name)
+    model = _detector(name)
+    # The card: (D, max_seq_len, 1, 1) with frames = max_seq_len; levels as the model says.
+    assert card.input_size[1:] == (card.frames, 1, 1) and card.frame_stride == 1
+    spec = card.default_preset()  # the input spec of the features the card's sizes are for
+    assert spec.modality == "features" and (spec.dim, spec.max_seq_len) == (card.input_size[0], card.frames)
+    assert model.in_channels == card.input_size[0] and model.max_seq_len == card.frames
+    levels = len(model.strides)
+    assert (
+        model.strides == tuple(2**level for level in range(levels))
+        and model.max_seq_len % model.strides[-1] == 0
+    )
+    assert len(model.regression_ranges) == levels and model.regression_ranges[0][0] == 0
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(model.regression_ranges))
+
+    x, mask = _features(name)
+    with torch.no_grad():
+        out = model(x, mask)
+        pyramid = model.forward_features(x, mask)
+        assert torch.equal(
+            torch.cat(model.forward_head(pyramid)["cls_logits"], 1), torch.cat(out["cls_logits"], 1)
+        )
+        assert torch.equal(torch.cat(model.forward_head(pyramid)["offsets"], 1), torch.cat(out["offsets"], 1))
+        alone = model(x[1:, :, :REAL])  # the padded sample by itself
+    assert set(out) == {"cls_logits", "offsets", "masks"}
+    for level, stride in enumerate(model.strides):
+        steps = -(-STEPS // stride)
+        assert pyramid.levels[level].shape == (2, model.num_features, steps)
+        assert torch.equal(pyramid.masks[level], out["masks"][level])
+        assert out["cls_logits"][level].shape == (2, steps, 5) and out["offsets"][level].shape == (
+            2,
+            steps,
+            2,
+        )
+        assert out["masks"][level].tolist() == [[True] * steps, [i * stride < REAL for i in range(steps)]]
+        assert (out["offsets"][level] >= 0).all()
+        real = alone["masks"][level].shape[1]  # on its real steps, the padded sample gives its outputs alone
+        for key in ("cls_logits", "offsets"):
+            torch.testing.assert_close(out[key][level][1, :real], alone[key][level][0], atol=1e-5, rtol=1e-4)
+
+    # The classifier: the card's prefix names exactly get_classifier()'s parameters; reset_classifier changes
+    # the class count and nothing else; a detector always classifies.
+    own = {n for n, _ in model.named_parameters() if n.startswith(f"{card.classifier}.")}
+    assert own == {f"{card.classifier}.{n}" for n, _ in model.get_classifier().named_parameters()} != set()
+    assert classifier_classes(model.state_dict(), card.classifier) == model.num_classes == 5
+    model.reset_classifier(3)
+    with torch.no_grad():
+        again = model.forward_features(x, mask)
+        assert model(x, mask)["cls_logits"][0].shape == (2, STEPS, 3) and model.num_classes == 3
+    assert all(torch.equal(a, b) for a, b in zip(again.levels, pyramid.levels, strict=True))
+    with pytest.raises(ConfigError, match="num_classes"):
+        model.reset_classifier(0)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize("name", DETECTORS)
+def test_detector_card_params_state_dict_round_trip_gradients_and_bf16(name: str) -> None:
+    card = model_card(name)
+    with torch.device("meta"):
+        full = build_model(name, num_classes=card.default_num_classes)
+    assert full.num_classes == card.default_num_classes and count_params(full) == card.params
+
+    a, b = _detector(name), _perturb_(_detector(name), seed=1)
+    x, mask = _features(name)
+    with torch.no_grad():
+        assert not torch.equal(a(x, mask)["cls_logits"][0], b(x, mask)["cls_logits"][0])
+        b.load_state_dict(a.state_dict())
+        for key in ("cls_logits", "offsets"):
+            assert all(torch.equal(p, q) for p, q in zip(a(x, mask)[key], b(x, mask)[key], strict=True))
+        reference = torch.cat(a(x, mask)["cls_logits"], 1)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = torch.cat(a(x, mask)["cls_logits"], 1).float()
+    assert (low - reference).abs().max() <= 0.1 * reference.abs().max()
+
+    a.train()
+    out = a(x, mask)
+    (sum(y.square().sum() for y in out["cls_logits"]) + sum(y.sum() for y in out["offsets"])).backward()
+    for param_name, param in a.named_parameters():
+        if param.requires_grad:
+            assert param.grad is not None and torch.isfinite(param.grad).all(), param_name
+    assert a.get_classifier().weight.grad.abs().sum() > 0
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize("name", DETECTORS)
+def test_detector_weights_of_another_class_count_leave_the_classifier_out(name: str, tmp_path) -> None:
+    card = model_card(name)
+    source = _detector(name, num_classes=7)
+    path = tmp_path / "w.pt"
+    torch.save(source.state_dict(), path)
+    target = _perturb_(_detector(name, num_classes=3), seed=1)
+    new_classifier = {k: v.clone() for k, v in target.get_classifier().state_dict().items()}
+    notice = load_pretrained(target, path, classifier=card.classifier)
+    assert notice is not None and "7 classes" in notice and "3 in the model" in notice
+    for key, value in target.state_dict().items():
+        if key.startswith(f"{card.classifier}."):
+            assert torch.equal(value, new_classifier[key.split(".", 1 + card.classifier.count("."))[-1]]), key
+        else:
+            assert torch.equal(value, source.state_dict()[key]), key

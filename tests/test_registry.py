@@ -165,6 +165,7 @@ def test_the_models_registry_imports_neither_the_families_nor_the_hub() -> None:
 # -- weights converters and readers ---------------------------------------------------------------------------------
 def test_each_family_registers_its_own_converters() -> None:
     from vidact.models import (
+        actionformer,
         efficientgcn,
         i3d,
         per_frame,
@@ -192,9 +193,10 @@ def test_each_family_registers_its_own_converters() -> None:
     assert get_converter("vivit", "hf") is vivit.convert_hf_state_dict
     assert get_converter("timesformer", "hf") is timesformer.convert_hf_state_dict
     assert get_converter("videomae", "hf") is videomae.convert_hf_state_dict
+    assert get_converter("actionformer", "actionformer_release") is actionformer.convert_release_state_dict
     assert list(WEIGHT_LAYOUTS) == [
-        "vidact", "efficientgcn", "efficientnet_pytorch", "hf", "kinetics-i3d-tf", "pyskl", "pyslowfast",
-        "pyslowfast-caffe2", "pytorchvideo", "torchvision",
+        "vidact", "actionformer_release", "efficientgcn", "efficientnet_pytorch", "hf", "kinetics-i3d-tf", "pyskl",
+        "pyslowfast", "pyslowfast-caffe2", "pytorchvideo", "torchvision",
     ]  # fmt: skip
     assert not converters.is_pytorch_layout("kinetics-i3d-tf") and not converters.is_pytorch_layout(
         "pyslowfast-caffe2"

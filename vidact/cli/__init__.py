@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import VidactError
-from . import attention, demo, evaluate, extract, fuse, info, models, predict, train
+from . import attention, demo, detection, evaluate, extract, fuse, info, models, predict, train
 from ._output import command_help, err_console
 
 __all__ = ["app", "main"]
@@ -32,6 +32,8 @@ _ORDER = (
     "models",
     "eval",
     "predict",
+    "detect",
+    "eval-detection",
     "extract",
     "train",
     "pretrain",
@@ -76,6 +78,8 @@ _commands = (
     ("models", models.models_cmd),
     ("eval", evaluate.eval_cmd),
     ("predict", predict.predict),
+    ("detect", detection.detect),
+    ("eval-detection", detection.eval_detection),
     ("train", train.train),
     ("pretrain", train.pretrain),
     ("recipes", train.recipes_cmd),

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..errors import ConfigError
 from ._output import PrecisionOption, console
 
 
@@ -86,19 +87,12 @@ def eval_cmd(
     if json_out is not None:
         write_json(result.to_json(per_video=per_video), json_out)
     if scores is not None:
+        if not hasattr(result, "save_scores"):
+            raise ConfigError(f"--scores: {result.checkpoint} is not a classifier; --json keeps its outputs")
         result.save_scores(scores)
-    m = result.metrics
-    left_out = f" ({len(result.failed)} unreadable, left out)" if result.failed else ""
     t = Table(title=f"{result.checkpoint} on {result.data} ({result.split or 'all'})", show_header=False)
     t.add_column("metric", style="bold")
     t.add_column("value")
-    rows = [
-        ("samples", f"{m['num_samples']:,}{left_out}"),
-        ("views", f"{result.num_clips} clips x {result.num_crops} crops, {result.average} averaged"),
-        ("top-1", f"{100 * m['top1']:.2f} %"),
-        ("top-5", f"{100 * m['top5']:.2f} %"),
-        ("mean class accuracy", f"{100 * m['mean_class_acc']:.2f} %"),
-    ]
-    for k, v in rows:
+    for k, v in result.summary_rows():
         t.add_row(k, v)
     console.print(t)

@@ -69,12 +69,19 @@ def synth(
         str,
         typer.Option(
             help="'temporal' (time-reversed pairs) or 'scene' (scene-biased) videos; 'skeleton': joint "
-            "trajectories (root/annotations.pkl, PYSKL's layout)."
+            "trajectories (root/annotations.pkl, PYSKL's layout); 'untrimmed': long videos with several actions "
+            "among background (root/videos, root/annotations.json in ActivityNet's layout)."
         ),
     ] = "temporal",
-    train: Annotated[int, typer.Option(help="Videos per class in the train split.")] = 50,
-    val: Annotated[int, typer.Option(help="Videos per class in the val split.")] = 10,
-    test: Annotated[int, typer.Option(help="Videos per class in the test split.")] = 20,
+    train: Annotated[
+        int, typer.Option(help="Videos per class in the train split (untrimmed: videos in all).")
+    ] = 50,
+    val: Annotated[
+        int, typer.Option(help="Videos per class in the val split (untrimmed: videos in all).")
+    ] = 10,
+    test: Annotated[
+        int, typer.Option(help="Videos per class in the test split (untrimmed: videos in all).")
+    ] = 20,
     size: Annotated[int, typer.Option(help="Frame height and width in pixels.")] = 112,
     frames: Annotated[int, typer.Option(help="Frames per video.")] = 16,
     fps: Annotated[float, typer.Option(help="Frame rate written in the files.")] = 8.0,
@@ -104,13 +111,43 @@ def synth(
     max_yaw: Annotated[
         float, typer.Option(help="Skeleton: largest turn of the body away from the camera, degrees.")
     ] = 60.0,
+    duration: Annotated[
+        tuple[float, float], typer.Option(help="Untrimmed: shortest and longest video, seconds.")
+    ] = (30.0, 60.0),
+    action_duration: Annotated[
+        tuple[float, float], typer.Option(help="Untrimmed: shortest and longest action, seconds.")
+    ] = (1.0, 8.0),
 ) -> None:
     """Write a synthetic action dataset.
 
     kind=temporal: videos (root/<split>/<class>/*.mp4) that per-frame models cannot solve; kind=scene: videos
     that one frame solves; kind=skeleton: skeleton sequences of actions that differ only in motion, two pairs of
-    them time-reversed.
+    them time-reversed; kind=untrimmed: long videos with action instances among background, for temporal
+    detection (ground truth in ActivityNet's JSON).
     """
+    if kind == "untrimmed":
+        from ..data.synth.untrimmed import synthesize_untrimmed
+
+        made = synthesize_untrimmed(
+            root,
+            videos={"train": train, "val": val, "test": test},
+            duration=duration,
+            action_duration=action_duration,
+            fps=fps,
+            size=size,
+            seed=seed,
+            noise=noise,
+            distractors=distractors,
+            pairs=pairs,
+            workers=workers,
+            overwrite=overwrite,
+        )
+        console.print(
+            f"wrote {made.num_videos} untrimmed videos with {sum(made.instances.values())} actions of "
+            f"{len(made.classes)} classes to {made.root} (ground truth: {made.annotations})",
+            soft_wrap=True,
+        )
+        return
     if kind == "skeleton":
         from ..data.synth.skeleton import synthesize_skeletons
 

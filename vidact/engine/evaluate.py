@@ -111,9 +111,10 @@ def evaluate(
         CheckpointError: no such run or file, or not a vidact checkpoint.
         DatasetError, ConfigError: the dataset cannot be read in that layout, or has classes the model lacks.
     """
-    loaded = load_model(run_or_ckpt, progress=progress)
-    loaded.module = prepare_for_inference(loaded.module, precision, device)
+    # a task's own evaluation tests its runs, classifiers or not (a detector); a task without one says so
+    loaded = load_model(run_or_ckpt, progress=progress, classifier=False)
     task = get_task(loaded.task or default_task(loaded.modality))
+    loaded.module = prepare_for_inference(loaded.module, precision if task.fast_inference else "32", device)
     return task.evaluate(
         loaded,
         data,

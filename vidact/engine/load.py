@@ -97,6 +97,7 @@ def load_model(
     weights_layout: str | None = None,
     which: str = "best",
     progress: bool = True,
+    classifier: bool = True,
 ) -> LoadedModel:
     """The model ``model`` names, ready to use (see the module docstring), in eval mode on the CPU.
 
@@ -109,17 +110,18 @@ def load_model(
         weights_layout: the key layout of ``weights``.
         which: a run's checkpoint, ``best`` or ``last``.
         progress: a progress bar while downloading.
+        classifier: refuse a run whose checkpoints are not classifiers (:func:`load_run`).
 
     Raises:
         CheckpointError: a missing or unreadable run, checkpoint or file, weights that do not fit, published
-            weights that cannot be downloaded, a checkpoint that is not a classifier.
+            weights that cannot be downloaded, a checkpoint that is not a classifier (with ``classifier``).
         ConfigError: an unknown model or weights name, or options that do not go together.
     """
     if weights is None and weights_layout is not None:
         raise ConfigError("--weights-layout goes with --weights FILE")
     ref = resolve_model_ref(model, weights=weights)
     if ref.kind in ("run", "checkpoint"):
-        return load_run(ref.name, which)
+        return load_run(ref.name, which, classifier=classifier)
     if ref.kind == "weights":
         loaded = hub.load_published(ref.name, progress=progress)
     else:

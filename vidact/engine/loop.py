@@ -580,6 +580,7 @@ class _Run:
             own = processes[self.rank]
             self.position.sums = dict(own["sums"])
             _set_rng_state(own["rng"])
+            self.task.load_state_dict(dict(own.get("task") or {}))  # absent from runs of earlier versions
             restored = [own]
         else:  # at an epoch's end, on another number of processes: fresh generators, rank 0 keeps the counts
             _seed_all([self.cfg.train.seed, self.rank, self.position.epoch])
@@ -614,6 +615,7 @@ class _Run:
             "rng": _rng_state(),
             "sums": dict(self.position.sums),
             "failures": [[list(key), count] for key, count in self.failures.items()],
+            "task": self.task.state_dict(),
         }
         processes = self._gather(own)
         if not self.is_main:

@@ -122,6 +122,18 @@ class EvalResult:
     data: str | None = None
     split: str | None = None
 
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """(metric, value) rows of ``vidact eval``'s table."""
+        m = self.metrics
+        left_out = f" ({len(self.failed)} unreadable, left out)" if self.failed else ""
+        return [
+            ("samples", f"{m['num_samples']:,}{left_out}"),
+            ("views", f"{self.num_clips} clips x {self.num_crops} crops, {self.average} averaged"),
+            ("top-1", f"{100 * m['top1']:.2f} %"),
+            ("top-5", f"{100 * m['top5']:.2f} %"),
+            ("mean class accuracy", f"{100 * m['mean_class_acc']:.2f} %"),
+        ]
+
     def save_scores(self, path: str | os.PathLike) -> None:
         """Write every video's scores as an ``.npz`` at ``path`` (atomically), what ``vidact fuse`` reads:
 

@@ -11,7 +11,9 @@ matplotlib's Agg renderer (no display, no pyplot state) and written atomically.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -19,7 +21,7 @@ from matplotlib.figure import Figure
 from .._atomic import atomic_write
 from .predict import Prediction
 
-__all__ = ["plot_timeline", "plot_pose_overlay"]
+__all__ = ["plot_timeline", "plot_pose_overlay", "plot_detections"]
 
 
 def plot_timeline(prediction: Prediction, path: str | os.PathLike, top: int = 5) -> None:
@@ -104,3 +106,64 @@ def plot_pose_overlay(
             )
         axes.set(xlim=(0, width), ylim=(height, 0))
     _save_png(figure, Path(path))
+
+
+def plot_detections(
+    found: Any,
+    path: str | os.PathLike,
+    *,
+    ground_truth: Sequence[tuple[float, float, str]] | None = None,
+    thumbnails: int = 8,
+    min_score: float = 0.0,
+) -> None:
+    """A timeline of detected actions under a strip of the video's frames, saved as a PNG at ``path``
+    (``vidact detect --plot``).
+
+    Args:
+        found: a :class:`~vidact.infer.detect.VideoDetections` (its ``video``, ``duration`` and ``detections``).
+        ground_truth: ``(start, end, label)`` of the true actions, drawn on a row of their own.
+        thumbnails: frames in the strip, evenly spaced in time (each under its time).
+        min_score: detections below it are not drawn.
+    """
+    from ..io import VideoReader
+
+    duration = max(float(found.duration), 1e-6)
+    times = (np.arange(thumbnails) + 0.5) * duration / thumbnails
+    frames = VideoReader(found.video, short_side=96).get_frames_at(times).numpy()  # [N, H, W, 3] uint8
+    shown = [d for d in found.detections if d.score >= min_score]
+    labels = sorted({d.label for d in shown} | {label for _, _, label in ground_truth or ()})
+    colours = {label: _PALETTE[i % len(_PALETTE)] for i, label in enumerate(labels)}
+    rows = max(len(shown), 1)
+    figure = Figure(figsize=(12, 2.2 + 0.22 * rows + (0.5 if ground_truth else 0.0)), layout="constrained")
+    strip_axes, axes = figure.subplots(
+        2, 1, height_ratios=[1.6, 0.25 * rows + (0.6 if ground_truth else 0.2)], sharex=True
+    )
+    height, width = frames.shape[1:3]
+    span = duration / thumbnails
+    for t, frame in zip(times, frames, strict=True):
+        strip_axes.imshow(frame, extent=(t - span / 2, t + span / 2, 0, span * height / width), aspect="auto")
+    strip_axes.set(ylim=(0, span * height / width), yticks=[])
+    strip_axes.set_title(f"{Path(found.video).name}: {len(shown)} detected actions", loc="left")
+    # the detections, best first from the top; the ground truth on the bottom row
+    order = sorted(shown, key=lambda d: -d.score)
+    for row, d in enumerate(order):
+        y = rows - row
+        axes.barh(
+            y, d.end - d.start, left=d.start, height=0.8, color=colours[d.label], alpha=0.35 + 0.65 * d.score
+        )
+        axes.text(d.start, y, f" {d.label} {d.score:.2f}", va="center", fontsize="x-small")
+    ticks, names = [], []
+    if ground_truth:
+        for start, end, label in ground_truth:
+            axes.barh(
+                0, end - start, left=start, height=0.8, color=colours[label], hatch="//", edgecolor="black"
+            )
+            axes.text(start, 0, f" {label}", va="center", fontsize="x-small")
+        ticks, names = [0], ["ground truth"]
+    axes.set(xlim=(0, duration), xlabel="time (s)", ylim=(-0.6 if ground_truth else 0.4, rows + 0.6))
+    axes.set_yticks(ticks, names)
+    axes.grid(axis="x", alpha=0.3)
+    _save_png(figure, Path(path))
+
+
+_PALETTE = ("#0a84ff", "#ff9f0a", "#30d158", "#ff375f", "#bf5af2", "#64d2ff", "#ffd60a", "#ac8e68")

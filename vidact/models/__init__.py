@@ -10,6 +10,7 @@ one line below; a model outside vidact registers itself with :func:`register_mod
 
 # The families and the readers register themselves on import.
 from . import (  # noqa: F401  (imported for their registrations)
+    actionformer,
     c3d,
     caffe2,
     efficientgcn,
@@ -21,6 +22,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     skeleton_frame,
     slowfast,
     stgcn,
+    tad_baseline,
     tf_checkpoint,
     timesformer,
     two_stream,

@@ -1,7 +1,7 @@
 """Tasks: what the generic training loop trains, picked by the recipe's ``task`` key.
 
     >>> list_tasks()
-    ['classification', 'masked_reconstruction', 'skeleton', 'two_stream', 'videomae_pretraining']
+    ['classification', 'detection', 'masked_reconstruction', 'skeleton', 'two_stream', 'videomae_pretraining']
     >>> task = build_task(cfg)        # cfg.task.name, cfg.task.kwargs
 
 A new task is one :class:`Task` subclass decorated with :func:`register_task` (see :mod:`.base`), in its own
@@ -27,4 +27,4 @@ __all__ = [
 ]
 
 # The built-in tasks register themselves on import.
-from . import classification, masked, skeleton, two_stream, videomae  # noqa: E402, F401, I001
+from . import classification, detection, masked, skeleton, two_stream, videomae  # noqa: E402, F401, I001

@@ -16,6 +16,7 @@ gradient accumulation, precision, checkpoints and logging. A :class:`Task` owns 
 ``produces_classifier``    whether its checkpoints are classifiers that ``eval``, ``predict`` and ``extract`` load
 ``backbone_prefix``        the part of its network that seeds another model's training (``model.pretrained``)
 ``pretrains``              whether it is a pre-training task (the ones ``vidact pretrain`` runs)
+``state_dict``             its own training state (a running normaliser), saved with the loop's for resuming
 =========================  ===========================================================================================
 
 A batch is a dict (the collate function's); the loop moves its tensors to the device (5-D float ones, clips, in
@@ -135,6 +136,9 @@ class Task(ABC):
     #: Whether it pre-trains a network for others to fine-tune (``vidact pretrain`` runs only these): its
     #: checkpoints' :attr:`backbone_prefix` part seeds a recipe's ``model.pretrained``.
     pretrains: ClassVar[bool] = False
+    #: Whether its evaluation may run the inference fast path (:func:`~vidact.engine.fast.prepare_for_inference`:
+    #: a classifier's ``model(x) -> logits``); a task whose models return other structures evaluates in float32.
+    fast_inference: ClassVar[bool] = True
 
     def __init__(self, config: Config):
         self.config = config
@@ -255,6 +259,14 @@ class Task(ABC):
 
     def write_reports(self, run_dir: Path, best: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
         """Report files of the best epoch in ``run_dir`` (none by default)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """The task's own training state (a running loss normaliser, ...), saved in ``last.ckpt`` so that a
+        resumed run continues exactly; none by default."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Restore what :meth:`state_dict` saved (a resumed run)."""
 
 
 # -- shared pieces ---------------------------------------------------------------------------------------------------
