@@ -98,6 +98,26 @@ def test_build_model_from_a_save_pretrained_folder(tmp_path) -> None:
     assert hub.load_file("videomae_b", tmp_path).classes == list(labels.values())
 
 
+def test_a_save_pretrained_folder_seeds_fine_tuning(tmp_path) -> None:
+    """``model.pretrained: FOLDER`` (a Hugging Face ``save_pretrained`` folder) initialises a recipe's model: every
+    weight but the classifier of another class count, with a notice saying it was left out."""
+    from vidact.engine.config import ModelConfig
+    from vidact.engine.tasks.base import build_network
+
+    torch.manual_seed(0)
+    hf = _perturbed(VideoMAEForVideoClassification(_hf_config()))
+    hf.save_pretrained(tmp_path / "hf")
+    args = config_from_hf(json.loads((tmp_path / "hf" / "config.json").read_text()))
+    args.pop("num_classes", None)
+    with pytest.warns(UserWarning, match="classifier"):
+        net = build_network(ModelConfig(name="videomae_b", kwargs=args, pretrained=str(tmp_path / "hf")), 3)
+    reference = convert_hf_state_dict(hf.state_dict())
+    state = net.state_dict()
+    assert state["head.weight"].shape[0] == 3
+    same = [k for k in reference if not k.startswith("head.")]
+    assert same and all(torch.equal(state[k], reference[k]) for k in same)
+
+
 PRETRAINERS = {
     "norm_pix_mean_pooling": {"norm_pix_loss": True, "use_mean_pooling": True},
     "no_qv_bias": {"norm_pix_loss": True, "use_mean_pooling": True, "qv_bias": False},

@@ -408,7 +408,8 @@ def _pretrained(
     """``model.pretrained`` as (weights, converter, name), whatever it names
     (:func:`~vidact.engine.refs.resolve_model_ref`): published weights (fetched into the cache, read in their
     layout); a run or a vidact checkpoint (its ``backbone``: a pre-training run's encoder, its decoder left out
-    with a notice); or a weights file in ``model.pretrained_layout``.
+    with a notice); a Hugging Face ``save_pretrained`` folder (``config.json`` + ``model.safetensors``, of a family
+    with a config reader); or a weights file in ``model.pretrained_layout``.
 
     Raises:
         ConfigError: published weights of another model, or an unknown name.
@@ -418,6 +419,11 @@ def _pretrained(
     from ...models.converters import get_converter, read_layout
 
     name = str(model.pretrained)
+    folder = Path(name)
+    if (folder / "config.json").is_file() and not (folder / "checkpoints").is_dir():
+        # a Hugging Face save_pretrained folder: the architecture its config.json describes, loaded strictly
+        # (hub.load_file), whose weights then seed the recipe's model (another class count: the head left out)
+        return hub.load_file(model.name, folder).module.state_dict(), None, name
     converter = None if model.pretrained_layout == "vidact" else _pretrained_converter(model)
     try:
         ref = resolve_model_ref(name)
