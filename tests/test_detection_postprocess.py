@@ -214,3 +214,19 @@ def test_postprocess_recovers_the_segments_its_targets_came_from() -> None:
     assert len(postprocess(outputs, 0, strides=STRIDES, nms="none", max_segments=3)[0]) == 3
     with pytest.raises(ValueError, match="soft, hard, none"):
         postprocess(outputs, 0, strides=STRIDES, nms="greedy")
+
+
+@pytest.mark.parametrize("method", ["gaussian", "linear"])
+def test_soft_nms_capped_at_max_segments_is_the_head_of_the_uncapped(method: str) -> None:
+    """Each class stops after ``max_segments`` picks (what keeps validation fast on thousands of candidates):
+    exactly the first ``max_segments`` of the uncapped result, ties of scores included."""
+    generator = torch.Generator().manual_seed(0)
+    starts = torch.rand(600, generator=generator) * 50
+    segments = torch.stack([starts, starts + 0.5 + torch.rand(600, generator=generator) * 5], dim=1)
+    scores = torch.round(torch.rand(600, generator=generator) * 20) / 20  # many ties
+    labels = torch.randint(0, 4, (600,), generator=generator)
+    full = soft_nms_1d(segments, scores, labels, method=method, min_score=0.0001)
+    for cap in (1, 7, 50):
+        capped = soft_nms_1d(segments, scores, labels, method=method, min_score=0.0001, max_segments=cap)
+        for a, b in zip(capped, full, strict=True):
+            assert torch.equal(a, b[:cap])

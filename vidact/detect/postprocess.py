@@ -132,14 +132,21 @@ def nms_1d(segments: Tensor, scores: Tensor, iou_threshold: float, *, labels: Te
 
 
 def _soft_nms_one_class(
-    segments: Tensor, scores: Tensor, *, iou_threshold: float, sigma: float, min_score: float, method: str
+    segments: Tensor,
+    scores: Tensor,
+    *,
+    iou_threshold: float,
+    sigma: float,
+    min_score: float,
+    method: str,
+    max_picks: int | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Soft-NMS of one class's segments [N, 2], scores [N] -> (picked indices [S] long, their decayed scores
-    [S]), in picking order (non-increasing scores)."""
+    [S]), in picking order (non-increasing scores); at most ``max_picks`` picks."""
     scores = scores.clone()
     alive = torch.ones(len(scores), dtype=torch.bool)
     picked, picked_scores = [], []
-    for _ in range(len(scores)):
+    for _ in range(len(scores) if max_picks is None else min(len(scores), max_picks)):
         current = torch.where(alive, scores, float("-inf"))
         best = int(torch.argmax(current))
         score = float(current[best])
@@ -166,6 +173,7 @@ def soft_nms_1d(
     sigma: float = 0.5,
     min_score: float = 0.001,
     method: str = "gaussian",
+    max_segments: int = 0,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Soft-NMS (Bodla et al., ICCV 2017), class by class, as ActionFormer's batched Soft-NMS.
 
@@ -182,6 +190,10 @@ def soft_nms_1d(
         sigma: the gaussian's width.
         min_score: scores below it are dropped.
         method: ``"gaussian"`` or ``"linear"``.
+        max_segments: > 0: only the best ``max_segments`` are wanted. Each class then stops after that many
+            picks: a class's picks come by non-increasing score, so a later one would rank after its
+            ``max_segments`` earlier ones (ties included: by class, then picking order) and never make the
+            overall best ``max_segments``. The result is the first ``max_segments`` of the uncapped one.
 
     Returns:
         (segments [S, 2], decayed scores [S], labels [S]) of the kept ones, by decreasing score (ties: by
@@ -201,6 +213,7 @@ def soft_nms_1d(
             sigma=sigma,
             min_score=min_score,
             method=method,
+            max_picks=max_segments if max_segments > 0 else None,
         )
         kept.append(members[picked])
         kept_scores.append(decayed)
@@ -208,6 +221,8 @@ def soft_nms_1d(
         return segments[:0], scores[:0], labels[:0]
     indices, new_scores = torch.cat(kept), torch.cat(kept_scores)
     order = torch.sort(new_scores, descending=True, stable=True).indices
+    if max_segments > 0:
+        order = order[:max_segments]
     return segments[indices[order]], new_scores[order], labels[indices[order]]
 
 
@@ -259,6 +274,7 @@ def postprocess(
             sigma=sigma,
             min_score=min_score,
             method=soft_method,
+            max_segments=max_segments,
         )
     else:
         if nms == "hard":
