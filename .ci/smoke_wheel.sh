@@ -27,7 +27,12 @@ wheel=$(ls "$work"/dist/vidact-*.whl)
 "$PYTHON" - "$wheel" <<'PY' || { echo "the wheel lacks the recipes or the label lists"; exit 1; }
 import sys, zipfile
 names = set(zipfile.ZipFile(sys.argv[1]).namelist())
-need = ["vidact/configs/synthetic_simple3d.yaml", "vidact/models/labels/kinetics400.txt"]
+need = [
+    "vidact/configs/synthetic_simple3d.yaml",
+    "vidact/models/labels/kinetics400.txt",
+    "vidact/demo/explore/static/index.html",
+    "vidact/demo/explore/static/pages/detection.js",
+]
 missing = [n for n in need if n not in names]
 sys.exit(f"missing in the wheel: {missing}" if missing else 0)
 PY
@@ -92,6 +97,34 @@ code=$?
 set -e
 [[ $code == 2 ]] && grep "vidact\[pose\]" pose.err >/dev/null && [[ $(wc -l <pose.err) == 1 ]] ||
     { echo "pose without its extra: exit $code, $(cat pose.err)"; exit 1; }
+
+step "temporal detection: untrimmed videos, features, a detector, vidact detect and eval-detection"
+"$vidact" synth untrimmed --kind untrimmed --train 3 --val 2 --test 1 --size 32 --duration 10 12 \
+    --action-duration 1 3 --pair slide --workers 1 >/dev/null
+"$vidact" extract features untrimmed/videos --model run --window-frames 8 --stride-frames 4 \
+    --out untrimmed/features >/dev/null
+"$vidact" train synthetic_actionformer data.root=untrimmed/features \
+    data.annotations=untrimmed/annotations.json train.epochs=1 \
+    --out det-run --no-progress
+"$vidact" eval det-run untrimmed/features --split validation --json det-eval.json >/dev/null && test -s det-eval.json
+"$vidact" detect untrimmed/videos/test_0000.mp4 --model det-run --features-model run --json found.json \
+    >/dev/null && test -s found.json
+"$work/venv/bin/python" - <<'PY'
+import json
+found = json.load(open("found.json"))
+json.dump({"results": {"test_0000": [{"label": s["label"], "score": s["score"], "segment": [s["start"], s["end"]]}
+                                     for s in found["segments"]]}}, open("submission.json", "w"))
+PY
+"$vidact" eval-detection --gt untrimmed/annotations.json --pred submission.json --subset testing \
+    --json map.json >/dev/null && test -s map.json
+
+step "the explorer without its extra asks for it in one line"
+set +e
+"$vidact" explore 2>explore.err
+code=$?
+set -e
+[[ $code == 2 ]] && grep "vidact\[explore\]" explore.err >/dev/null && [[ $(wc -l <explore.err) == 1 ]] ||
+    { echo "explore without its extra: exit $code, $(cat explore.err)"; exit 1; }
 
 if [[ "${SMOKE_DEMO:-0}" == 1 ]]; then
     step "vidact demo --preset quick"

@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import VidactError
-from . import attention, demo, detection, evaluate, extract, fuse, info, models, predict, train
+from . import attention, demo, detection, evaluate, explore, extract, fuse, info, models, predict, train
 from ._output import command_help, err_console
 
 __all__ = ["app", "main"]
@@ -39,6 +39,7 @@ _ORDER = (
     "pretrain",
     "recipes",
     "demo",
+    "explore",
     "fuse",
     "attention-cost",
     "weights",
@@ -84,6 +85,7 @@ _commands = (
     ("pretrain", train.pretrain),
     ("recipes", train.recipes_cmd),
     ("demo", demo.demo),
+    ("explore", explore.explore),
     ("fuse", fuse.fuse),
     ("attention-cost", attention.attention_cost),
 )

@@ -14,14 +14,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..data.synth import TEMPORAL_PAIRS, clip_rng, render_clip
 from ..errors import ConfigError
-from ..infer.predict import Prediction, load_predictor, predict_video
-from ..io.writer import write_video
+
+if TYPE_CHECKING:
+    from ..infer.predict import Prediction, Predictor
 
 __all__ = ["Flicker", "flicker", "FlickerClip", "flicker_pair"]
 
@@ -120,8 +120,8 @@ class FlickerClip:
 
 
 def flicker_pair(
-    per_frame_run: str | os.PathLike,
-    temporal_run: str | os.PathLike,
+    per_frame_run: str | os.PathLike | Predictor,
+    temporal_run: str | os.PathLike | Predictor,
     pair: str,
     out: str | os.PathLike,
     *,
@@ -129,37 +129,47 @@ def flicker_pair(
     frames: int,
     fps: float,
     seed: int,
+    index: int = 0,
 ) -> list[FlickerClip]:
     """One test clip of each class of a time-reversed pair through a per-frame and a temporal model.
 
     Both clips come from the pair's forward class's generator at the same index (``clip_rng(seed, "test",
-    forward, 0)``), so the second is the first played backwards. Each is written to ``out/<class>.mp4`` and
+    forward, index)``), so the second is the first played backwards. Each is written to ``out/<class>.mp4`` and
     predicted from the file as ``vidact predict`` would: the per-frame model with windows as long as its clip
     (so that every frame is scored once), the temporal model with one window over the whole clip.
 
     Args:
         per_frame_run, temporal_run: run directories (or checkpoints) of the two models, trained on the pair's
-            classes.
+            classes, or the predictors loaded from them (:func:`~vidact.infer.predict.load_predictor`).
         pair: a key of :data:`~vidact.data.synth.TEMPORAL_PAIRS`.
         out: folder for the two videos.
         size, frames, fps: the clips' side in pixels, length in frames and frame rate (the training data's).
         seed: the synthetic dataset's seed.
+        index: which test clip of the forward class.
 
     Raises:
         ConfigError: an unknown pair, or models that do not know its classes.
     """
+    from ..data.synth import TEMPORAL_PAIRS, clip_rng, render_clip
+    from ..infer.predict import load_predictor, predict_video
+    from ..io.writer import write_video
+
     if pair not in TEMPORAL_PAIRS:
         raise ConfigError(f"unknown temporal pair {pair!r}; choose from {', '.join(TEMPORAL_PAIRS)}")
     forward, backward = TEMPORAL_PAIRS[pair]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    per_frame = load_predictor(per_frame_run)
-    temporal = load_predictor(temporal_run)
+    per_frame = (
+        load_predictor(per_frame_run) if isinstance(per_frame_run, (str, os.PathLike)) else per_frame_run
+    )
+    temporal = load_predictor(temporal_run) if isinstance(temporal_run, (str, os.PathLike)) else temporal_run
     duration = frames / fps
     frame_window = min(duration, per_frame.spec.frames / fps)  # a video spec: frames per clip
     clips = []
     for name in (forward, backward):
-        rendered = render_clip("temporal", name, clip_rng(seed, "test", forward, 0), size=size, frames=frames)
+        rendered = render_clip(
+            "temporal", name, clip_rng(seed, "test", forward, index), size=size, frames=frames
+        )
         video = out / f"{name}.mp4"
         write_video(video, rendered, fps)
         pf = predict_video(per_frame, video, window=frame_window, stride=frame_window, frame_scores=True)

@@ -32,7 +32,8 @@ evaluated subset are not scored (the kit stops there too: its classes are those 
 The kit matches detection after detection in Python; vidact runs the same greedy matching for all classes at
 once, one step per rank within a (class, video) pair (matching in different videos or classes is independent),
 vectorised over the pairs and the thresholds: the 4,728 videos of ActivityNet's validation take well under a
-second.
+second. :func:`match_detections` gives that matching in one video, detection by detection (the ground truth each
+one takes, and the tIoU), for a page or a plot to draw.
 
 :func:`average_recall` is the kit's ``Evaluation/eval_proposal.py`` (``average_recall_vs_avg_nr_proposals``):
 class-agnostic, each video's proposals ranked by score and cut to the same fraction of the whole submission, so
@@ -56,6 +57,8 @@ __all__ = [
     "interpolated_average_precision",
     "DetectionResult",
     "evaluate_detection",
+    "Match",
+    "match_detections",
     "RecallResult",
     "average_recall",
     "parse_tious",
@@ -185,15 +188,21 @@ def _rank_by_class(table: _Table) -> list[np.ndarray]:
 
 
 def _true_positives(table: _Table, ranked: list[np.ndarray], tious: np.ndarray) -> np.ndarray:
-    """[T, P] bool: which detections the kit's greedy matching makes true positives at each threshold.
+    """[T, P] bool: which detections the kit's greedy matching makes true positives at each threshold."""
+    return _greedy_match(table, ranked, tious) >= 0
+
+
+def _greedy_match(table: _Table, ranked: list[np.ndarray], tious: np.ndarray) -> np.ndarray:
+    """[T, P] int64: the ground truth (a row of the table's ``gt_*``) the kit's greedy matching gives each
+    detection at each threshold, -1 where it is a false positive.
 
     The matching of a detection depends on the detections ranked before it in its class and video only (through
     the ground truths they took), so step ``k`` matches the ``k``-th detection of every (class, video) pair at once.
     """
     num_tious, num_preds = len(tious), len(table.pred_class)
-    tp = np.zeros((num_tious, num_preds), dtype=bool)
+    match = np.full((num_tious, num_preds), -1, dtype=np.int64)
     if num_preds == 0 or len(table.gt_class) == 0:
-        return tp
+        return match
     # Ground truths grouped by (class, video), each group in the ground truth's order: [groups, width] slots.
     gt_key = table.gt_class * table.num_videos + table.gt_video
     gt_order = np.argsort(gt_key, kind="stable")
@@ -216,7 +225,7 @@ def _true_positives(table: _Table, ranked: list[np.ndarray], tious: np.ndarray) 
     group = np.minimum(np.searchsorted(keys, pred_key), len(keys) - 1)
     candidates = np.flatnonzero((table.pred_video >= 0) & (keys[group] == pred_key))
     if len(candidates) == 0:
-        return tp
+        return match
     candidates = candidates[np.lexsort((rank[candidates], group[candidates]))]
     first = np.flatnonzero(np.r_[True, group[candidates][1:] != group[candidates][:-1]])
     step = np.arange(len(candidates)) - np.repeat(first, np.diff(np.r_[first, len(candidates)]))
@@ -246,8 +255,9 @@ def _true_positives(table: _Table, ranked: list[np.ndarray], tious: np.ndarray) 
         chosen = np.take_along_axis(order, free.argmax(axis=2).T, axis=1).T  # [T, A] the slot each one takes
         t_index, a_index = np.nonzero(matched)
         locked[t_index, groups[a_index], chosen[t_index, a_index]] = True
-        tp[:, preds] = matched
-    return tp
+        # the slot of a group is its ground truth's place in the group: back to the table's row
+        match[t_index, preds[a_index]] = gt_order[group_start[groups[a_index]] + chosen[t_index, a_index]]
+    return match
 
 
 def _class_ap(table: _Table, tious: np.ndarray) -> np.ndarray:
@@ -445,6 +455,110 @@ def evaluate_detection(
         num_detections=len(labels),
         ignored=ignored,
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One video's matches, detection by detection
+
+
+@dataclass(frozen=True)
+class Match:
+    """How the evaluation's greedy matching judges one detection at one threshold.
+
+    Attributes:
+        detection: the detection's index in the list given to :func:`match_detections`.
+        rank: its place among the detections of its class, 0 for the highest score (the evaluation's order).
+        gt: the ground-truth segment it matched (an index into the segments given): a true positive; ``None``: a
+            false positive (no free ground truth of its class at the threshold).
+        tiou: the tIoU with ``gt``; for a false positive, its best tIoU with a ground truth of its class (below
+            the threshold, or that ground truth taken by a detection ranked before it), 0 without any. NaN for a
+            zero-length segment on a zero-length ground truth (0 / 0, a match, as in the kit).
+        best_gt: the ground truth of that best overlap (``gt`` for a true positive), ``None`` without any.
+    """
+
+    detection: int
+    rank: int
+    gt: int | None
+    tiou: float
+    best_gt: int | None
+
+    @property
+    def true_positive(self) -> bool:
+        """Whether the detection matched a ground truth."""
+        return self.gt is not None
+
+    def to_json(self) -> dict:
+        """``{"detection", "rank", "gt", "tiou", "best_gt", "true_positive"}`` (``tiou`` None for NaN)."""
+        return {
+            "detection": self.detection,
+            "rank": self.rank,
+            "gt": self.gt,
+            "tiou": None if math.isnan(self.tiou) else self.tiou,
+            "best_gt": self.best_gt,
+            "true_positive": self.true_positive,
+        }
+
+
+def match_detections(
+    segments: np.ndarray, labels: Sequence[str], detections: Sequence[Detection], tiou: float
+) -> list[Match]:
+    """The matching :func:`evaluate_detection` makes in one video, detection by detection.
+
+    The same greedy matching, run by the same code: per class, the detections from the highest score down
+    (numpy's ``argsort()[::-1]`` over the class's scores in the order given), each taking the free ground truth of
+    its class with the highest tIoU at least ``tiou``. A detection of a class without ground truth here is a
+    false positive. Summed over the classes, the true positives are those the evaluation counts for this video.
+
+    Args:
+        segments: [N, 2] ground-truth start and end (seconds), in the ground truth's order.
+        labels: the N ground-truth class names.
+        detections: the video's detections, in the submission's order (it orders equal scores).
+        tiou: the threshold, in (0, 1].
+
+    Returns:
+        One :class:`Match` per detection, in the evaluation's order: the classes as they first appear in
+        ``labels`` (then in ``detections``), each class's detections by rank.
+
+    Raises:
+        ConfigError: ``tiou`` outside (0, 1], or ``segments`` and ``labels`` of different lengths.
+    """
+    tious = _check_tious([tiou], f"tiou={tiou!r}")
+    gt_segments = np.asarray(segments, dtype=np.float64).reshape(-1, 2)
+    labels = [str(label) for label in labels]
+    if len(labels) != len(gt_segments):
+        raise ConfigError(f"{len(gt_segments)} ground-truth segments but {len(labels)} labels")
+    classes = list(dict.fromkeys([*labels, *(d.label for d in detections)]))
+    index = {name: i for i, name in enumerate(classes)}
+    table = _Table(
+        num_classes=len(classes),
+        num_videos=1,
+        gt_video=np.zeros(len(labels), dtype=np.int64),
+        gt_class=np.array([index[label] for label in labels], dtype=np.int64),
+        gt_segments=gt_segments,
+        pred_video=np.zeros(len(detections), dtype=np.int64),
+        pred_class=np.array([index[d.label] for d in detections], dtype=np.int64),
+        pred_segments=np.array([(d.start, d.end) for d in detections], dtype=np.float64).reshape(-1, 2),
+        pred_scores=np.array([d.score for d in detections], dtype=np.float64),
+    )
+    ranked = _rank_by_class(table)
+    matched = _greedy_match(table, ranked, tious)[0]
+    out = []
+    for members in ranked:
+        for rank, p in enumerate(members.tolist()):
+            start, end = table.pred_segments[p]
+            same = np.flatnonzero(table.gt_class == table.pred_class[p])
+            overlaps = _tiou(start, end, gt_segments[same, 0], gt_segments[same, 1])
+            gt = int(matched[p]) if matched[p] >= 0 else None
+            if gt is not None:
+                best, value = gt, float(overlaps[np.flatnonzero(same == gt)[0]])
+            elif len(same):
+                # NaN (0 / 0, a ground truth taken before) ranks below every number here
+                i = int(np.argmax(np.where(np.isnan(overlaps), -1.0, overlaps)))
+                best, value = int(same[i]), float(overlaps[i])
+            else:
+                best, value = None, 0.0
+            out.append(Match(detection=p, rank=rank, gt=gt, tiou=value, best_gt=best))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------

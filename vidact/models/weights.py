@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -38,6 +39,8 @@ __all__ = [
 StateDict = dict[str, torch.Tensor]
 _WRAPPER_KEYS = ("state_dict", "model_state", "model", "module", "net", "weights")
 _PICKLE_PROTOCOL_WARNING = r"Detected pickle protocol \d+ in the checkpoint"
+#: Serialises :func:`read_checkpoint`'s loads (see there).
+_LOAD_LOCK = threading.Lock()
 
 
 def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -69,7 +72,9 @@ def read_checkpoint(path: str | os.PathLike, *, sha256: str | None = None) -> An
     if sha256 is not None and sha256_of(path) != sha256:
         raise CheckpointError(f"{path}: checksum mismatch (expected sha256 {sha256[:12]}...)")
     try:
-        with warnings.catch_warnings():
+        # torch's safe_globals and catch_warnings change process-wide state for the duration: one load at a time
+        # (threads of a server loading two models at once would otherwise see each other's state restored)
+        with _LOAD_LOCK, warnings.catch_warnings():
             # A pickle of another protocol than torch.save's 2 (pickle.dump writes 4) makes torch warn that
             # its weights-only unpickler may not support every instruction of it. The load then succeeds or
             # raises, and a raise becomes the one-line error below: the warning adds nothing but a second,
