@@ -145,13 +145,16 @@ def test_every_recipe_loads_and_builds_its_model(recipe: Path) -> None:
     cfg = load_config(recipe)
     data = cfg.data
     # the input the recipe's task makes (its input spec): clips [B, 3, T, H, W], joints [N, M, T, V, C], flow
-    # clips or a two-stream pair's dict of both
+    # clips or a two-stream pair's dict of both, feature sequences [B, D, T] of a detector
     shape = get_task(cfg.task.name).input_spec(cfg).input_shape(2)
     device = "cpu" if cfg.task.name == "skeleton" else "meta"  # small models; meta: no memory, shapes only
     with torch.device(device):
         model = build_model(cfg.model.name, num_classes=10, **cfg.model.kwargs)
         x = {k: torch.zeros(v) for k, v in shape.items()} if isinstance(shape, dict) else torch.zeros(shape)
         logits = model(x)
+    if isinstance(logits, dict):  # a detector: per-level class logits [B, T_l, K] over the features' steps
+        assert logits["cls_logits"][0].shape == (2, shape[-1], 10)
+        return
     assert logits.shape == (2, 10)
     assert data.crop_size <= data.short_side
 

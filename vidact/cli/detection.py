@@ -215,7 +215,7 @@ def detect(
             truth = _ground_truth_of(gt, video)
         plot_detections(found, plot, ground_truth=truth, min_score=min_score)
     t = Table(
-        title=f"{video}: {len(found.detections)} detected actions ({detector.name} on {found.extractor}; "
+        title=f"{video.name}: {len(found.detections)} detected actions ({detector.name} on {found.extractor}; "
         f"{found.steps} steps of {found.grid.step:.2f} s)",
         title_justify="left",
     )

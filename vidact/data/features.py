@@ -104,6 +104,10 @@ class FeaturesSpec:
         each video's ``timestamps.npy``."""
         return self.feat_stride is not None
 
+    def input_shape(self, batch: int = 1) -> tuple[int, int, int]:
+        """A training batch's features [B, D, max_seq_len] (with a mask [B, max_seq_len] beside them)."""
+        return (batch, self.dim, self.max_seq_len)
+
     # -- conversions -----------------------------------------------------------------------------------------
     def test_views(self) -> dict[str, int]:
         """The views of the test protocol: one, the whole sequence (``{"clips": 1}``)."""
