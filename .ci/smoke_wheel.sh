@@ -104,7 +104,7 @@ step "temporal detection: untrimmed videos, features, a detector, vidact detect 
 "$vidact" extract features untrimmed/videos --model run --window-frames 8 --stride-frames 4 \
     --out untrimmed/features >/dev/null
 "$vidact" train synthetic_actionformer data.root=untrimmed/features \
-    data.annotations=untrimmed/annotations.json train.epochs=1 \
+    data.annotations=untrimmed/annotations.json data.batch_size=2 train.epochs=1 \
     --out det-run --no-progress
 "$vidact" eval det-run untrimmed/features --split validation --json det-eval.json >/dev/null && test -s det-eval.json
 "$vidact" detect untrimmed/videos/test_0000.mp4 --model det-run --features-model run --json found.json \
