@@ -39,7 +39,7 @@ from ..engine.refs import resolve_model_ref
 from ..errors import CheckpointError, ConfigError, DatasetError
 from ..io import probe
 from ..models.weights import sha256_of
-from .predict import Predictor, iter_window_features, load_predictor
+from .predict import Predictor, load_predictor, window_features
 
 __all__ = ["Detector", "VideoDetections", "load_detector", "detect_video", "extractor_predictor"]
 
@@ -241,8 +241,7 @@ def _video_features(
 ) -> tuple[np.ndarray, TimeGrid]:
     """[D, T] features of ``video``'s windows as the spec's extractor made them, and their time grid."""
     params: Mapping[str, Any] = spec.extractor or {}
-    chunks, bounds = [], []
-    for features, windows in iter_window_features(
+    found = window_features(
         predictor,
         video,
         window=float(params.get("window", 2.0)),
@@ -250,13 +249,10 @@ def _video_features(
         unit=params.get("unit", "seconds"),
         sampling=params.get("sampling"),
         batch_size=batch_size,
-    ):
-        chunks.append(features)
-        bounds.append(windows)
-    windows = np.concatenate(bounds)
+    )
     stride = float(params["stride"]) if params.get("unit", "seconds") == "seconds" else None
-    grid, count = TimeGrid.from_windows(windows, stride=stride, where=str(video))
-    return np.ascontiguousarray(np.concatenate(chunks)[:count].T), grid
+    grid, count = TimeGrid.from_windows(found.windows, stride=stride, where=str(video))
+    return np.ascontiguousarray(found.features[:count].T), grid
 
 
 def _folder_features(

@@ -119,6 +119,12 @@ class _Counted:
         return getattr(self._model, name)
 
 
+def counting(pred: Any, on_batch: Callable[[], None]) -> Any:
+    """A copy of predictor ``pred`` whose model calls ``on_batch()`` at each forward pass (each a batch of
+    windows); ``pred`` itself is shared and left unchanged."""
+    return dataclasses.replace(pred, model=_Counted(pred.model, on_batch))
+
+
 def predict_with_progress(
     pred: Any,
     video: str | os.PathLike,
@@ -161,7 +167,7 @@ def predict_with_progress(
         done[0] += 1
 
     job.progress(lo, message)
-    counted = dataclasses.replace(pred, model=_Counted(pred.model, on_batch))
+    counted = counting(pred, on_batch)
     out = predict_video(counted, video, window=window, stride=stride, batch_size=batch_size, **kwargs)
     job.progress(hi, message)
     return out

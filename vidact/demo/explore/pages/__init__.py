@@ -52,7 +52,9 @@ class Page:
 
     def __post_init__(self) -> None:
         if not _SLUG.match(self.slug):
-            raise ValueError(f"page slug {self.slug!r}: lower-case letters, digits and '_', starting with a letter")
+            raise ValueError(
+                f"page slug {self.slug!r}: lower-case letters, digits and '_', starting with a letter"
+            )
         if self.slug in ("jobs", "uploads", "pages"):
             raise ValueError(f"page slug {self.slug!r} is taken by the app's own endpoints")
 

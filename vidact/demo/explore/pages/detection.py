@@ -40,7 +40,6 @@ Endpoints (under ``/api/detection``):
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -427,7 +426,7 @@ def detect(ctx: ExploreContext, run: str, video: str, job: Job | None = None) ->
     """:func:`vidact.infer.detect.detect_video` on a video of the run's data, reporting to ``job`` (the features
     model's batches fill the bar; a cancel stops at the next one)."""
     from ....infer.detect import detect_video, extractor_predictor
-    from ..predicting import _Counted
+    from ..predicting import counting
 
     def report(fraction: float, message: str) -> None:
         if job is not None:
@@ -453,7 +452,7 @@ def detect(ctx: ExploreContext, run: str, video: str, job: Job | None = None) ->
         done[0] += 1
 
     report(0.05, "features")
-    counted = dataclasses.replace(predictor, model=_Counted(predictor.model, on_batch))
+    counted = counting(predictor, on_batch)
     found = detect_video(detector, path, predictor=counted, batch_size=BATCH)
     report(0.98, "detected")
     out = found.to_json()
