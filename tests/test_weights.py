@@ -73,6 +73,8 @@ def test_label_lists_are_the_official_ones() -> None:
     for name in ("kinetics400", "kinetics600", "imagenet1k"):
         official = (SHARED / "label_maps" / f"{name}.txt").read_text().splitlines()
         assert label_names(name) == official, name
+    # Something-Something v2: the labels file's names; Hugging Face's SSv2 checkpoints keep the brackets.
+    assert label_names("ssv2") == (SHARED / "label_maps" / "something_something_v2.txt").read_text().splitlines()
     # torchvision's own Kinetics-400 categories, in its classifier's order.
     meta = tv_video.R2Plus1D_18_Weights.KINETICS400_V1.meta
     assert label_names("kinetics400") == list(meta["categories"])
@@ -216,18 +218,17 @@ def _torchvision_r2plus1d(tmp_path: Path) -> tuple[torch.nn.Module, bytes]:
 
 
 def _publish(monkeypatch: pytest.MonkeyPatch, model: str, data: bytes, **file_checks: object) -> str:
-    """Make the catalogue's entry of ``model`` describe ``data`` (its real hashes would refuse a test file):
-    the URL path is kept, the checks are ``file_checks`` (default: the file's SHA-256)."""
+    """Make the catalogue's entry of ``model`` (its first, or ``model.tag``) describe ``data`` (its real hashes
+    would refuse a test file): the URL path is kept, the checks are ``file_checks`` (default: the file's
+    SHA-256)."""
+    model, _, tag = model.partition(".")
     card = model_card(model)
-    entry = card.weights[0]
+    entry = card.get_weights(tag) if tag else card.weights[0]
     checks = file_checks or {"sha256": hashlib.sha256(data).hexdigest()}
     fields = {"sha256": None, "hash_prefix": None, "size": None, **checks}
     files = (dataclasses.replace(entry.files[0], **fields),)
-    monkeypatch.setitem(
-        registry_module._CARDS._entries,
-        model,
-        dataclasses.replace(card, weights=(dataclasses.replace(entry, files=files),)),
-    )
+    weights = tuple(dataclasses.replace(w, files=files) if w is entry else w for w in card.weights)
+    monkeypatch.setitem(registry_module._CARDS._entries, model, dataclasses.replace(card, weights=weights))
     return f"{model}.{entry.tag}"
 
 
@@ -595,3 +596,72 @@ def test_fine_tuning_starts_from_published_weights_by_name(server, monkeypatch, 
     assert network.fc.out_features == 5
     with pytest.raises(ConfigError, match="are weights of r2plus1d_18, not of r3d_18"):
         build_network(ModelConfig(name="r3d_18", pretrained=name), 5)
+
+
+# -- Hugging Face's video transformers by name -------------------------------------------------------------------
+def _hf_full_size(family: str, num_labels: int, suffix: str) -> tuple[torch.nn.Module, bytes]:
+    """Hugging Face's classifier of ``family`` at its default (published) size with random weights, and its
+    weights file as Hugging Face publishes it: ``model.safetensors`` (``.safetensors``) or ``pytorch_model.bin``
+    (``.bin``, torch.save of the state_dict)."""
+    import io
+
+    import transformers
+    from safetensors.torch import save
+
+    config, model = {
+        "videomae": (transformers.VideoMAEConfig, transformers.VideoMAEForVideoClassification),
+        "timesformer": (transformers.TimesformerConfig, transformers.TimesformerForVideoClassification),
+        "vivit": (transformers.VivitConfig, transformers.VivitForVideoClassification),
+    }[family]
+    torch.manual_seed(0)
+    reference = model(config(num_labels=num_labels)).eval()
+    state = {k: v.contiguous() for k, v in reference.state_dict().items()}
+    if suffix == ".safetensors":
+        return reference, save(state)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return reference, buffer.getvalue()
+
+
+_HF_ENTRIES = [
+    ("videomae_b.kinetics400", "videomae"),
+    ("timesformer_b.kinetics400", "timesformer"),
+    ("vivit_b.kinetics400", "vivit"),
+    ("videomae_b.ssv2", "videomae"),  # a pytorch_model.bin
+]
+
+
+def _load_hf_entry(name: str, family: str, server, monkeypatch) -> tuple[torch.nn.Module, object]:
+    """Serve a full-size Hugging Face file at ``name``'s URL path: the real entry refuses it (its published size
+    or sha256), an entry describing it downloads and loads it. Hugging Face's model and vidact's loaded one."""
+    entry = hub.get_weights(name).entry
+    assert entry.layout == "hf" and entry.files[0].url.startswith("https://huggingface.co/")
+    assert entry.files[0].sha256 and len(entry.files[0].sha256) == 64
+    reference, data = _hf_full_size(family, entry.num_classes, Path(entry.files[0].name).suffix)
+    server.files[_url_path(name)] = data
+    with pytest.raises(CheckpointError, match=r"bytes, expected \d+|sha256"):
+        hub.fetch(name, progress=False)
+    loaded = hub.load_published(_publish(monkeypatch, name, data))
+    assert loaded.classes == label_names(entry.labels) and loaded.spec == entry.preset
+    return reference, loaded
+
+
+@pytest.mark.parametrize(("name", "family"), _HF_ENTRIES)
+def test_transformer_entries_download_check_and_load_hugging_faces_files(
+    name: str, family: str, server, monkeypatch
+) -> None:
+    """The catalogue's Hugging Face entries: a file in Hugging Face's published layout (its class's own
+    state_dict at the published size) at the entry's URL path downloads, passes its checks and loads strictly
+    into the registered model, with the entry's classes and preset; the real entry's checks refuse it."""
+    _load_hf_entry(name, family, server, monkeypatch)
+
+
+@pytest.mark.slow  # two ViT-B forward passes at 224^2 per model
+@pytest.mark.parametrize(("name", "family"), _HF_ENTRIES[:2])
+def test_transformer_entries_give_hugging_faces_logits(name: str, family: str, server, monkeypatch) -> None:
+    reference, loaded = _load_hf_entry(name, family, server, monkeypatch)
+    p = loaded.spec
+    clip = torch.randn(1, 3, p.frames, p.crop_size, p.crop_size)
+    with torch.no_grad():
+        ours, theirs = loaded.module(clip), reference(pixel_values=clip.transpose(1, 2)).logits
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)

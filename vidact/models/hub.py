@@ -57,7 +57,7 @@ from .converters import (
 from .labels import label_names
 from .loaded import LoadedModel
 from .registry import ModelCard, Weights, WeightsFile, list_models, model_card
-from .weights import load_weights
+from .weights import load_weights, read_safetensors
 
 __all__ = [
     "PublishedWeights",
@@ -364,29 +364,19 @@ def _read_json(path: Path) -> dict:
     return value
 
 
-def _read_safetensors(path: Path) -> dict:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file as load_safetensors
-
-    try:
-        return load_safetensors(os.fspath(path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
-
-
 def _folder_tensors(folder: Path) -> dict:
     """The tensors of a ``save_pretrained`` folder: ``model.safetensors``, or the shards its
     ``model.safetensors.index.json`` lists."""
     single, index = folder / "model.safetensors", folder / "model.safetensors.index.json"
     if single.is_file():
-        return _read_safetensors(single)
+        return read_safetensors(single)
     if index.is_file():
         weight_map = _read_json(index).get("weight_map")
         if not isinstance(weight_map, dict) or not weight_map:
             raise CheckpointError(f"{index}: no weight_map")
         tensors: dict = {}
         for shard in sorted(set(weight_map.values())):
-            tensors.update(_read_safetensors(folder / shard))
+            tensors.update(read_safetensors(folder / shard))
         return tensors
     raise CheckpointError(f"{folder}: no model.safetensors (nor model.safetensors.index.json) in the folder")
 

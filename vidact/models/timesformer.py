@@ -39,7 +39,8 @@ from ..errors import ConfigError
 from .contract import FeatureLayout, temporal_pool
 from .converters import register_config_reader, register_converter
 from .layers import LinearClassifier, linear_classifier
-from .registry import ModelCard, register_model
+from ..data.presets import Preset
+from .registry import ModelCard, Weights, WeightsFile, register_model
 from .vit.layers import (
     Block,
     DividedBlock,
@@ -357,6 +358,88 @@ _B_NOTES = (
 )
 
 
+#: facebook/timesformer-base-finetuned-k400 on Hugging Face: its safetensors file is on the conversion pull
+#: request's branch (refs/pr/5, not merged into main); the file is pinned by its sha256 (the LFS object id).
+_HF_B_K400 = "https://huggingface.co/facebook/timesformer-base-finetuned-k400/resolve/refs%2Fpr%2F5/model.safetensors"
+_WEIGHTS = {
+    "timesformer_b": (
+        Weights(
+            tag="kinetics400",
+            files=(
+                WeightsFile(
+                    _HF_B_K400,
+                    sha256="71e5bb193f69681414dc0647ca750857e540fef256ae4313084bd5f022ddd599",
+                    filename="timesformer-base-finetuned-k400.safetensors",
+                ),
+            ),
+            dataset="Kinetics-400",
+            num_classes=400,
+            labels="kinetics400",
+            # 8 frames every 32nd; short side 224, three 224 crops; mean 0.45 / std 0.225 (the checkpoint's
+            # preprocessor_config.json, the reference code's Kinetics statistics).
+            preset=Preset(
+                frames=8,
+                frame_stride=32,
+                short_side=224,
+                crop_size=224,
+                mean=(0.45, 0.45, 0.45),
+                std=(0.225, 0.225, 0.225),
+                num_clips=1,
+                num_crops=3,
+            ),
+            layout="hf",
+            source="facebookresearch/TimeSformer (Hugging Face: facebook/timesformer-base-finetuned-k400)",
+            license="CC-BY-NC-4.0 (the model card's and the reference code's licence: non-commercial use)",
+            top1=77.9,
+            top5=93.2,
+            test_protocol="Kinetics-400 validation, 1 clip x 3 crops of 8 frames every 32nd at 224",
+            notes=(
+                "Divided space-time attention. Accuracy from the TimeSformer README (the retrained models' "
+                "table; the paper's 78.0 / 93.7). Labels: the config's id2label is the alphabetical Kinetics-400 "
+                "list vidact ships. The file's size is not recorded (Hugging Face's pages round it: 486 MB): "
+                "the sha256 is checked."
+            ),
+        ),
+        Weights(
+            tag="ssv2",
+            files=(
+                WeightsFile(
+                    "https://huggingface.co/facebook/timesformer-base-finetuned-ssv2/resolve/refs%2Fpr%2F5/"
+                    "model.safetensors",
+                    sha256="b558c3c7fca329182dbeebcc6f453f56c6510a5069a14812cb125499268f41bf",
+                    filename="timesformer-base-finetuned-ssv2.safetensors",
+                ),
+            ),
+            dataset="Something-Something v2",
+            num_classes=174,
+            labels="ssv2",
+            # 8 segments, one frame each (the reference code's SSv2 loader); short side 224, three crops.
+            preset=Preset(
+                frames=8,
+                sampler="segments",
+                short_side=224,
+                crop_size=224,
+                mean=(0.45, 0.45, 0.45),
+                std=(0.225, 0.225, 0.225),
+                num_clips=1,
+                num_crops=3,
+            ),
+            layout="hf",
+            source="facebookresearch/TimeSformer (Hugging Face: facebook/timesformer-base-finetuned-ssv2)",
+            license="CC-BY-NC-4.0 (the model card's and the reference code's licence: non-commercial use)",
+            top1=59.1,
+            top5=85.6,
+            test_protocol="Something-Something v2 validation, 1 clip x 3 crops of 8 segments at 224",
+            notes=(
+                "Divided space-time attention; accuracy from the TimeSformer README. The safetensors file is on "
+                "the conversion pull request's branch (refs/pr/5), pinned by its sha256; its size is not "
+                "recorded (pages round it: 486 MB)."
+            ),
+        ),
+    ),
+}
+
+
 def _card(name: str, size: dict[str, int], params: int, gmacs: float, notes: str) -> ModelCard:
     """The card of a TimeSformer variant; ``gmacs`` of one clip at the card's input, attention counted under
     the math SDPA kernel (TimeSformer-B: 196, the paper's 0.59 TFLOPs for 3 views)."""
@@ -373,6 +456,7 @@ def _card(name: str, size: dict[str, int], params: int, gmacs: float, notes: str
         classifier="head",
         paper=_PAPER,
         notes=notes,
+        weights=_WEIGHTS.get(name, ()),
     )
 
 

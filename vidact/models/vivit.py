@@ -41,7 +41,7 @@ from ..errors import CheckpointError, ConfigError
 from .contract import FeatureLayout, temporal_pool
 from .converters import register_config_reader, register_converter
 from .layers import LinearClassifier, linear_classifier
-from .registry import ModelCard, register_model
+from .registry import ModelCard, Weights, WeightsFile, register_model
 from .vit.layers import (
     Block,
     FactorisedSelfAttentionBlock,
@@ -306,6 +306,53 @@ _TINY_PRESET = Preset(
 )
 
 
+#: google/vivit-b-16x2-kinetics400 on Hugging Face, pinned to the commit that converted it to safetensors
+#: (refs/pr/3, not merged into main; main holds the same weights as pytorch_model.bin).
+_HF_B_K400 = (
+    "https://huggingface.co/google/vivit-b-16x2-kinetics400/resolve/"
+    "990d41c5f5e68d71edfdf7f754e407c13d2b8a36/model.safetensors"
+)
+_WEIGHTS = {
+    "vivit_b": (
+        Weights(
+            tag="kinetics400",
+            files=(
+                WeightsFile(
+                    _HF_B_K400,
+                    sha256="41df97234ff90175c5247a4842ae0d5dd2f1d1614ba66aa6e602f696d4463cac",
+                    filename="vivit-b-16x2-kinetics400.safetensors",
+                ),
+            ),
+            dataset="Kinetics-400",
+            num_classes=400,
+            labels="kinetics400",
+            preset=Preset(
+                frames=32,
+                frame_stride=2,
+                short_side=224,
+                crop_size=224,
+                mean=(0.5,) * 3,
+                std=(0.5,) * 3,
+                num_clips=4,
+                num_crops=3,
+            ),
+            layout="hf",
+            source="google-research/scenic (Hugging Face: google/vivit-b-16x2-kinetics400)",
+            license="MIT (the model card's licence)",
+            test_protocol="Kinetics-400, 4 clips x 3 crops of 32 frames every 2nd at 224 (the paper's views)",
+            notes=(
+                "Model 1 (joint space-time attention), converted from Scenic by Hugging Face. The model card "
+                "states no accuracy. Its config's id2label holds placeholders (LABEL_0 ...); the head follows the "
+                "alphabetical Kinetics-400 order (Hugging Face's documented example answers LABEL_116 on "
+                "'eating spaghetti', the 117th alphabetical class). Pixels are scaled to [-1, 1], as Scenic "
+                "trains (Hugging Face's processor, with rescale 1/127.5, offset and mean/std 0.5, normalises "
+                "twice). The file's size is not recorded (pages round it: 356 MB): the sha256 is checked."
+            ),
+        ),
+    ),
+}
+
+
 def _build(
     name: str, variant: int, sizes: Mapping[str, Any], num_classes: int, kwargs: dict[str, Any]
 ) -> ViViT:
@@ -334,6 +381,7 @@ def _card(name: str, variant: int, *, tiny: bool, params: int, gmacs: float, not
         paper=_PAPER,
         classifier="head",
         preset=_TINY_PRESET if tiny else _PRESET,
+        weights=_WEIGHTS.get(name, ()),
         notes=f"Model {variant}, {_VARIANTS[variant]}: {what}, tubelet 2x16x16. MACs at batch 1 on "
         f"(3, {frames}, {size}, {size}), attention included. {notes}".strip(),
     )

@@ -52,7 +52,8 @@ def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def read_checkpoint(path: str | os.PathLike, *, sha256: str | None = None) -> Any:
-    """``torch.load`` a checkpoint file with ``weights_only=True`` onto the CPU.
+    """``torch.load`` a checkpoint file with ``weights_only=True`` onto the CPU; a ``.safetensors`` file (Hugging
+    Face's format: tensors only, nothing to unpickle) through :func:`read_safetensors`.
 
     Besides tensors and containers, numpy arrays of numbers or booleans and numpy scalars load (training
     checkpoints in the wild hold them: EfficientGCN's stores a confusion matrix and its optimizer's learning
@@ -71,6 +72,8 @@ def read_checkpoint(path: str | os.PathLike, *, sha256: str | None = None) -> An
         raise CheckpointError(f"{path}: empty file (0 bytes)")
     if sha256 is not None and sha256_of(path) != sha256:
         raise CheckpointError(f"{path}: checksum mismatch (expected sha256 {sha256[:12]}...)")
+    if path.endswith(".safetensors"):
+        return read_safetensors(path)
     try:
         # torch's safe_globals and catch_warnings change process-wide state for the duration: one load at a time
         # (threads of a server loading two models at once would otherwise see each other's state restored)
@@ -89,6 +92,21 @@ def read_checkpoint(path: str | os.PathLike, *, sha256: str | None = None) -> An
                 "it stores Python objects beyond tensors, which vidact will not unpickle (weights_only=True)"
             )
         raise CheckpointError(f"{path}: not a readable checkpoint ({msg})") from None
+
+
+def read_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The tensors of a ``.safetensors`` file, on the CPU.
+
+    Raises:
+        CheckpointError: missing, truncated or not a safetensors file.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(os.fspath(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{os.fspath(path)}: not a readable safetensors file ({e})") from None
 
 
 def _numpy_safe_globals() -> list[Any]:

@@ -2,7 +2,9 @@
 
 ``kinetics400`` and ``kinetics600`` are deepmind/kinetics-i3d's ``label_map.txt`` / ``label_map_600.txt``
 (Apache-2.0): the official class names sorted alphabetically, the order torchvision, PyTorchVideo and PySlowFast
-use too. ``imagenet1k`` comes from timm's ImageNet metadata (a dependency of vidact). ``hagrid40`` is PYSKL's
+use too. ``ssv2`` is Something-Something v2's 174 templates in its labels file's index order (the order of
+the ``id2label`` of MCG-NJU's and facebook's SSv2 checkpoints, whose names keep the ``[something]`` brackets).
+``imagenet1k`` comes from timm's ImageNet metadata (a dependency of vidact). ``hagrid40`` is PYSKL's
 ``GestureDataset.label_names`` (Apache-2.0), the classes of its HaGRID hand-gesture model.
 ``ntu60`` and ``ntu120`` are the action names of NTU RGB+D 60 / 120 (A001 "drink water" .. A120), in action
 number order as the dataset's documentation lists them (its typos kept: "hush (quite)").
@@ -52,7 +54,7 @@ def _imagenet1k() -> list[str]:
     return [info.index_to_description(i) for i in range(1000)]
 
 
-for _name in ("kinetics400", "kinetics600", "hagrid40", "ntu60", "ntu120"):
+for _name in ("kinetics400", "kinetics600", "ssv2", "hagrid40", "ntu60", "ntu120"):
     _LISTS.register(_name, _shipped(_name))
 _LISTS.register("imagenet1k", _imagenet1k)
 
