@@ -52,6 +52,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/flow.py
 	$(BIN)/python benchmarks/two_stream.py
 	$(BIN)/python benchmarks/transformers.py
+	$(BIN)/python benchmarks/transformer_memory.py
+	$(BIN)/python benchmarks/transformer_patterns.py --baseline
+	$(BIN)/python benchmarks/videomae_pretraining.py
+	$(BIN)/python benchmarks/detection.py
 
 # The built wheel in a clean venv without dev extras: every command once (what CI runs after the tests).
 smoke:

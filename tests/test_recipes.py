@@ -109,11 +109,6 @@ NO_RECIPE = {
     "in depthwise convolutions): no run of a few minutes on 2 CPU cores; tests/test_skeleton_training.py trains "
     "it through the skeleton task",
     "raft": "an optical-flow network, not a classifier: torchvision's weights, no training recipe",
-    "timesformer": "from scratch on the tour's data timesformer_tiny (8x8 patches of 32x32 frames) stayed at chance "
-    "for 4 epochs (loss at ln 10) though it fits random clips in 60 steps: no recipe until settings that learn are "
-    "found (README, Known limitations)",
-    "vivit": "not yet run on the tour's data: the small ViTs tried there (TimeSformer, VideoMAE) sit at chance at "
-    "these budgets (README, Known limitations)",
 }
 
 

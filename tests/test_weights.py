@@ -74,7 +74,9 @@ def test_label_lists_are_the_official_ones() -> None:
         official = (SHARED / "label_maps" / f"{name}.txt").read_text().splitlines()
         assert label_names(name) == official, name
     # Something-Something v2: the labels file's names; Hugging Face's SSv2 checkpoints keep the brackets.
-    assert label_names("ssv2") == (SHARED / "label_maps" / "something_something_v2.txt").read_text().splitlines()
+    assert (
+        label_names("ssv2") == (SHARED / "label_maps" / "something_something_v2.txt").read_text().splitlines()
+    )
     # torchvision's own Kinetics-400 categories, in its classifier's order.
     meta = tv_video.R2Plus1D_18_Weights.KINETICS400_V1.meta
     assert label_names("kinetics400") == list(meta["categories"])

@@ -35,11 +35,11 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from ..data.presets import Preset
 from ..errors import ConfigError
 from .contract import FeatureLayout, temporal_pool
 from .converters import register_config_reader, register_converter
 from .layers import LinearClassifier, linear_classifier
-from ..data.presets import Preset
 from .registry import ModelCard, Weights, WeightsFile, register_model
 from .vit.layers import (
     Block,
@@ -360,7 +360,9 @@ _B_NOTES = (
 
 #: facebook/timesformer-base-finetuned-k400 on Hugging Face: its safetensors file is on the conversion pull
 #: request's branch (refs/pr/5, not merged into main); the file is pinned by its sha256 (the LFS object id).
-_HF_B_K400 = "https://huggingface.co/facebook/timesformer-base-finetuned-k400/resolve/refs%2Fpr%2F5/model.safetensors"
+_HF_B_K400 = (
+    "https://huggingface.co/facebook/timesformer-base-finetuned-k400/resolve/refs%2Fpr%2F5/model.safetensors"
+)
 _WEIGHTS = {
     "timesformer_b": (
         Weights(

@@ -35,11 +35,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from ..data.presets import Preset
 from ..errors import ConfigError
 from .contract import FeatureLayout, temporal_pool
 from .converters import register_config_reader, register_converter
 from .layers import LinearClassifier, linear_classifier
-from ..data.presets import Preset
 from .registry import ModelCard, Weights, WeightsFile, register_model
 from .vit.layers import (
     Block,
