@@ -27,12 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import torch
+from _cli import vidact  # benchmarks/_cli.py (this folder is on sys.path when run as a script)
 
 from vidact.infer.detect import detect_video, extractor_predictor, load_detector
 
@@ -42,18 +40,6 @@ RESULTS = HERE / "results" / "detection.json"
 PAIRS = ("raise", "slide", "lid", "approach", "lift")
 DETECTORS = ("actionformer", "tad_baseline")
 REAL_CLIP = ROOT.parent / "shared" / "data" / "detection" / "thumos14" / "highjump.mp4"
-
-
-def vidact(*args: str, log: Path) -> float:
-    """Run ``vidact ARGS``; its wall time. Output goes to ``log``; a failure stops the benchmark."""
-    start = time.perf_counter()
-    with open(log, "a") as f:
-        f.write(f"$ vidact {' '.join(args)}\n")
-        f.flush()
-        done = subprocess.run([sys.executable, "-m", "vidact", *args], stdout=f, stderr=subprocess.STDOUT)
-    if done.returncode:
-        raise SystemExit(f"vidact {' '.join(args)} failed (exit {done.returncode}); see {log}")
-    return time.perf_counter() - start
 
 
 def pair_args() -> list[str]:

@@ -29,13 +29,11 @@ import json
 import platform
 import shutil
 import statistics
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from _cli import vidact  # benchmarks/_cli.py (this folder is on sys.path when run as a script)
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from vidact.data.synth.actions import TEMPORAL_PAIRS
@@ -82,18 +80,6 @@ def _sibling(name: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def vidact(*args: str, log: Path) -> float:
-    """Run ``vidact ARGS``; its wall time. Output goes to ``log``; a failure stops the benchmark."""
-    start = time.perf_counter()
-    with open(log, "a") as f:
-        f.write(f"$ vidact {' '.join(args)}\n")
-        f.flush()
-        done = subprocess.run([sys.executable, "-m", "vidact", *args], stdout=f, stderr=subprocess.STDOUT)
-    if done.returncode:
-        raise SystemExit(f"vidact {' '.join(args)} failed (exit {done.returncode}); see {log}")
-    return time.perf_counter() - start
 
 
 def pair_and_direction(videos: list[dict[str, Any]]) -> tuple[float, float]:

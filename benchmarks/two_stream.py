@@ -28,12 +28,10 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from _cli import vidact  # benchmarks/_cli.py (this folder is on sys.path when run as a script)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -41,18 +39,6 @@ RESULTS = HERE / "results" / "two_stream.json"
 RECIPE = ROOT / "configs" / "synthetic_two_stream.yaml"
 PAIRS = ("raise", "slide", "lid", "approach", "lift")
 METHODS = ("tvl1", "farneback", "dis_fast", "dis_fine")
-
-
-def vidact(*args: str, log: Path) -> float:
-    """Run ``vidact ARGS``; its wall time. Output goes to ``log``; a failure stops the benchmark."""
-    start = time.perf_counter()
-    with open(log, "a") as f:
-        f.write(f"$ vidact {' '.join(args)}\n")
-        f.flush()
-        done = subprocess.run([sys.executable, "-m", "vidact", *args], stdout=f, stderr=subprocess.STDOUT)
-    if done.returncode:
-        raise SystemExit(f"vidact {' '.join(args)} failed (exit {done.returncode}); see {log}")
-    return time.perf_counter() - start
 
 
 def partner(classes: list[str]) -> np.ndarray:

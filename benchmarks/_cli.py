@@ -1,0 +1,23 @@
+"""What the benchmarks that run vidact as a user does share: running a command and logging it.
+
+Imported by the scripts of this folder (run as ``python benchmarks/NAME.py``, the folder is on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def vidact(*args: str, log: Path) -> float:
+    """Run ``vidact ARGS``; its wall time. Output goes to ``log``; a failure stops the benchmark."""
+    start = time.perf_counter()
+    with open(log, "a") as f:
+        f.write(f"$ vidact {' '.join(args)}\n")
+        f.flush()
+        done = subprocess.run([sys.executable, "-m", "vidact", *args], stdout=f, stderr=subprocess.STDOUT)
+    if done.returncode:
+        raise SystemExit(f"vidact {' '.join(args)} failed (exit {done.returncode}); see {log}")
+    return time.perf_counter() - start
