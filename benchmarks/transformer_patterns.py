@@ -24,7 +24,6 @@ pooling, ViViT model 1 with learned positions and a CLS token). ``--baseline`` a
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import platform
 import shutil
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _cli import vidact  # benchmarks/_cli.py (this folder is on sys.path when run as a script)
+from _cli import sibling, vidact  # benchmarks/_cli.py (this folder is on sys.path when run as a script)
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from vidact.data.synth.actions import TEMPORAL_PAIRS
@@ -74,14 +73,6 @@ PATTERNS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
 BASELINE = ("simple3d", "synthetic_simple3d.yaml", "CNN: joint 3x3x3 convolutions (the tour's model)", ())
 
 
-def _sibling(name: str) -> Any:
-    """The module ``benchmarks/<name>.py`` (the benchmarks folder is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def pair_and_direction(videos: list[dict[str, Any]]) -> tuple[float, float]:
     """Of test videos (``vidact eval --per-video``'s): the share whose prediction is of the right pair (what a clip
     shows), and of those, the share of the right direction (what only the order of the frames tells)."""
@@ -105,7 +96,7 @@ def profile(model_name: str, recipe: Path, overrides: list[str], repeats: int) -
         with torch.inference_mode():
             model(batch)
 
-    seconds = _sibling("models").time_rounds({"model": call}, repeats=repeats, warmup=2)["model"]
+    seconds = sibling("models").time_rounds({"model": call}, repeats=repeats, warmup=2)["model"]
     return {
         "params": count_params(model),
         "gflops": flops / 1e9,  # 2 per multiply-add, as torch counts

@@ -22,7 +22,6 @@ of ``configs/``:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import shutil
 import time
@@ -30,18 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _cli import sibling  # benchmarks/_cli.py (this folder is on sys.path when run as a script)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results" / "videomae_pretraining.json"
-
-
-def _sibling(name: str) -> Any:
-    """The module ``benchmarks/<name>.py`` (the benchmarks folder is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def main() -> None:
@@ -54,7 +46,7 @@ def main() -> None:
     parser.add_argument("--reuse-pretraining", action="store_true", help="keep an earlier invocation's run")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    patterns = _sibling("transformer_patterns")
+    patterns = sibling("transformer_patterns")
     cache = args.cache
     cache.mkdir(parents=True, exist_ok=True)
     log = cache / "log.txt"
